@@ -1,0 +1,77 @@
+"""Test helpers: real git repos in temp dirs, the CLI run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
+}
+
+
+def git(cwd: Path | str, *args: str, check: bool = True) -> str:
+    env = {**os.environ, **GIT_ENV}
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
+    return done.stdout
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+def make_repo(path: Path, files: dict[str, str | bytes] | None = None,
+              remote: str | None = "https://github.com/acme/widgets.git", push: bool = True) -> Path:
+    """A repo with one commit of `files`; with `remote`, a bare local 'origin' whose URL is rewritten
+    to look like `remote` for the slug while fetch/push go to the bare repo."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "commit.gpgsign", "false")
+    write(path, files or {"README.md": "hello\n"})
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    if remote:
+        bare = path.parent / (path.name + "-origin.git")
+        git(path.parent, "init", "-q", "--bare", str(bare))
+        git(path, "remote", "add", "origin", remote)
+        git(path, "config", f"url.{bare}.insteadOf", remote)
+        if push:
+            git(path, "push", "-q", "-u", "origin", "main")
+    return path
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        return json.loads(self.stdout)
+
+    def json_lines(self) -> list:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def run_cli(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None,
+            input: str | None = None, timeout: float = 60) -> Result:
+    """Run `python -m handoff ARGS` as a real process; DEVIN_* variables come only from `env`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DEVIN_")}
+    full_env = {**base, **GIT_ENV, "NO_COLOR": "1", **(env or {})}
+    done = subprocess.run([sys.executable, "-m", "handoff", *args], cwd=cwd, env=full_env, input=input,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    return Result(done.returncode, done.stdout, done.stderr)
