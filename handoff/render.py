@@ -47,9 +47,10 @@ class Output:
     def warn(self, text: str) -> None:
         self.say(f"warning: {text}", "yellow")
 
-    def json(self, obj: Any) -> None:
-        """One JSON document (or one JSON Lines record) on stdout."""
-        sys.stdout.write(mask_secrets(json.dumps(obj, ensure_ascii=False, sort_keys=False)) + "\n")
+    def json(self, obj: Any, *, mask: bool = True) -> None:
+        """One JSON document (or one JSON Lines record) on stdout; `mask=False` prints exact bytes."""
+        text = json.dumps(obj, ensure_ascii=False)
+        sys.stdout.write((mask_secrets(text) if mask else text) + "\n")
         sys.stdout.flush()
 
     def result(self, obj: Any, human: str | None = None) -> None:
@@ -59,3 +60,52 @@ class Output:
         elif human is not None:
             sys.stdout.write(mask_secrets(human) + "\n")
             sys.stdout.flush()
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1000:.1f} KB" if size < 1_000_000 else f"{size / 1_000_000:.1f} MB"
+
+
+def repo_summary_lines(repo: Any) -> list[str]:
+    """A human summary of a RepoContext: where Devin starts, what it gets, what it does not."""
+    if repo is None:
+        return ["repo:     (not in a git repository: the task goes without repository context)"]
+    head = repo.head[:12] if repo.head else "(no commits yet)"
+    lines = [
+        f"repo:     {repo.slug or '(no remote)'}" + (f"  [{repo.remote_url}]" if repo.remote_url else ""),
+        f"branch:   {repo.branch or '(detached HEAD)'} at {head}",
+        f"base:     {repo.base[:12] if repo.base else '(unknown to the remote)'}"
+        + (f", {len(repo.unpushed)} unpushed commit(s) carried in the patch" if repo.unpushed and repo.base else ""),
+    ]
+    included = [f for f in repo.files if f.included]
+    lines.append(f"changes:  {len(repo.files)} file(s), {_kb(len(repo.patch.encode('utf-8')))} sent"
+                 f" of {_kb(repo.total_diff_bytes)} (budget {_kb(repo.max_diff_bytes)})")
+    for change in repo.files[:50]:
+        mark = " " if change.included else "!"
+        counts = "binary" if change.binary else f"+{change.added} -{change.removed}"
+        extra = "" if change.included else f"  (left out: {change.omitted_reason or 'left out'})"
+        name = f"{change.old_path} -> {change.path}" if change.old_path else change.path
+        lines.append(f"  {mark} {change.status:<9} {counts:<14} {name}{extra}")
+    if len(repo.files) > 50:
+        lines.append(f"  … and {len(repo.files) - 50} more ({len(included)} included in total)")
+    lines.extend(f"note:     {warning}" for warning in repo.warnings)
+    return lines
+
+
+def findings_lines(report: Any) -> list[str]:
+    """One line per secret finding: place, type and masked preview — never the value."""
+    lines = []
+    for finding in report.findings:
+        lines.append(f"  {finding.source}:{finding.line}: {finding.kind}  {finding.preview}")
+    return lines
+
+
+def findings_json(report: Any) -> dict[str, Any]:
+    return {
+        "blocked": report.blocked,
+        "redacted": report.redacted,
+        "allowed": report.allowed,
+        "scanned_bytes": report.scanned_bytes,
+        "findings": [{"file": f.source, "line": f.line, "type": f.kind, "preview": f.preview}
+                     for f in report.findings],
+    }
