@@ -1,18 +1,38 @@
 """Secret gate (detect-secrets): nothing leaves the machine before it has passed over those exact bytes.
 
 CONTRACT (owned by the secret-gate work; the CLI, the hooks and the MCP server rely on these names).
+
+`gate()` scans every line of the patch that would be sent (added, removed, context and header
+lines) and every text (task, context, …), each attributed to its file and line. It honours the
+repo's `.secrets.baseline` (hashed secrets per file, unless audited `"is_secret": true`; and its
+exclude-files / exclude-lines / exclude-secrets regex filters) and detect-secrets' inline
+`pragma: allowlist secret` / `pragma: allowlist nextline secret`. Changed sensitive files
+(`.env`, keys, keystores, tfstate, …) are findings by name. With `redact=True` found values are
+replaced by `[REDACTED <type>]` instead of blocking. Detection is detect-secrets' plugins behind
+a pre-filter (see handoff/secret_scan.py); a finding carries a masked preview, never the value.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
+import json
+import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from handoff import secret_scan as scan
+from handoff.errors import ConfigError
+
+SENSITIVE_FILE = "Sensitive file"
 
 
 @dataclass(frozen=True)
 class Finding:
     source: str      # file path inside the patch, or "task" / "context" / "commits" for those texts
-    line: int        # 1-based; new-file line for +/context lines, old-file line for - lines, line in a text
+    line: int        # 1-based; new-file line for +/context lines, old-file line for - lines, line in a text;
+                     # 0 for a diff header line (diff --git, ---/+++, rename, the text after a hunk's @@)
     kind: str        # detect-secrets type ("AWS Access Key", …) or "Sensitive file"
     preview: str     # masked; never the value
 
@@ -37,4 +57,565 @@ class GateResult:
 
 
 def gate(patch: str, texts: Mapping[str, str], *, repo_root: str | None, redact: bool = False) -> GateResult:
-    raise NotImplementedError
+    """Scan exactly what would be sent; with `redact`, return it with every finding's value replaced."""
+    baseline = load_baseline(repo_root)
+    patch_scan = _PatchScan(patch or "", baseline)
+    findings = list(patch_scan.findings)
+    allowed = patch_scan.allowed
+    text_scans = {key: _TextScan(key, value or "", baseline) for key, value in texts.items()}
+    for text_scan in text_scans.values():
+        findings.extend(text_scan.findings)
+        allowed += text_scan.allowed
+    scanned = _utf8_len(patch or "") + sum(_utf8_len(value or "") for value in texts.values())
+    redacted = redact and bool(findings)
+    out_patch, out_texts = patch, dict(texts)
+    if redacted:
+        values = {edit.value: edit.kind for scanned_ in (patch_scan, *text_scans.values())
+                  for edit in scanned_.edits if edit.kind != scan.PRIVATE_KEY}
+        out_patch = _redact_everywhere(patch_scan.redacted(), values)
+        out_texts = {key: _redact_everywhere(text_scans[key].redacted(), values) for key in texts}
+    report = ScanReport(findings=tuple(findings), allowed=allowed, scanned_bytes=scanned, redacted=redacted)
+    return GateResult(report=report, patch=out_patch, texts=out_texts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Masking
+
+
+def mask(value: str) -> str:
+    """A preview that tells values apart without showing them: `AKIA…(20 chars)`, `…(9 chars)`."""
+    if len(value) >= 20:
+        return f"{value[:4]}…({len(value)} chars)"
+    return f"…({len(value)} chars)"
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "replace"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sensitive files
+
+_KEY_FILE_EXTENSIONS = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks")
+_SSH_KEY_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
+_ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist"})
+_CREDENTIAL_RC_FILES = frozenset({".npmrc", ".pypirc", ".netrc", "_netrc"})
+_RC_CREDENTIALS = re.compile(r"_auth|passw|token|secret", re.IGNORECASE)
+
+
+def is_sensitive_path(path: str) -> bool:
+    """A file that is a secret by its name (`.npmrc`, `.pypirc`, `.netrc` only with credentials inside)."""
+    name = os.path.basename(path).lower()
+    if name == ".env":
+        return True
+    if name.startswith(".env."):
+        return not _ENV_TEMPLATES.intersection(name.split(".")[2:])
+    if name.endswith(_KEY_FILE_EXTENSIONS) or name.endswith(".tfstate") or ".tfstate." in name:
+        return True
+    if name.startswith(_SSH_KEY_PREFIXES):
+        return not name.endswith(".pub")
+    return name in {"credentials.json", ".git-credentials"} or fnmatch.fnmatchcase(name, "secrets.y*ml")
+
+
+def _is_credential_rc(path: str) -> bool:
+    return os.path.basename(path).lower() in _CREDENTIAL_RC_FILES
+
+
+# ---------------------------------------------------------------------------------------------
+# Baseline and inline allowlist
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a repo's detect-secrets `.secrets.baseline` lets through."""
+
+    hashes: Mapping[str, frozenset[str]] = field(default_factory=dict)   # filename -> sha1 of allowed values
+    exclude_files: tuple[re.Pattern[str], ...] = ()
+    exclude_lines: tuple[re.Pattern[str], ...] = ()
+    exclude_secrets: tuple[re.Pattern[str], ...] = ()
+
+    def allows(self, path: str, value: str) -> bool:
+        allowed = self.hashes.get(path)
+        return bool(allowed) and hashlib.sha1(value.encode("utf-8", "replace")).hexdigest() in allowed
+
+    def excludes_file(self, path: str) -> bool:
+        return any(pattern.search(path) for pattern in self.exclude_files)
+
+    def excludes_line(self, line: str) -> bool:
+        return any(pattern.search(line) for pattern in self.exclude_lines)
+
+    def excludes_secret(self, value: str) -> bool:
+        return any(pattern.search(value) for pattern in self.exclude_secrets)
+
+
+_REGEX_FILTERS = {
+    "detect_secrets.filters.regex.should_exclude_file": "exclude_files",
+    "detect_secrets.filters.regex.should_exclude_line": "exclude_lines",
+    "detect_secrets.filters.regex.should_exclude_secret": "exclude_secrets",
+}
+
+
+def load_baseline(repo_root: str | None) -> Baseline:
+    """Read `<repo_root>/.secrets.baseline`; an empty Baseline when there is none."""
+    if not repo_root:
+        return Baseline()
+    path = os.path.join(repo_root, scan.BASELINE_NAME)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        return _parse_baseline(data)
+    except FileNotFoundError:
+        return Baseline()
+    except (OSError, ValueError, TypeError, AttributeError, re.error) as error:
+        raise ConfigError(f"{scan.BASELINE_NAME} is not a readable detect-secrets baseline ({error})",
+                          hint="fix it with `detect-secrets scan --baseline .secrets.baseline`") from None
+
+
+def _parse_baseline(data: dict) -> Baseline:
+    hashes: dict[str, set[str]] = {}
+    for filename, entries in (data.get("results") or {}).items():
+        name = filename.replace("\\", "/").removeprefix("./")
+        for entry in entries:
+            if entry.get("is_secret") is True or not entry.get("hashed_secret"):
+                continue
+            hashes.setdefault(name, set()).add(str(entry["hashed_secret"]).lower())
+    patterns: dict[str, list[re.Pattern[str]]] = {name: [] for name in _REGEX_FILTERS.values()}
+    for entry in data.get("filters_used") or ():
+        target = _REGEX_FILTERS.get(entry.get("path", ""))
+        if target:
+            raw = entry.get("pattern") or []
+            patterns[target].extend(re.compile(p) for p in ([raw] if isinstance(raw, str) else raw))
+    return Baseline(hashes={name: frozenset(values) for name, values in hashes.items()},
+                    exclude_files=tuple(patterns["exclude_files"]),
+                    exclude_lines=tuple(patterns["exclude_lines"]),
+                    exclude_secrets=tuple(patterns["exclude_secrets"]))
+
+
+# detect-secrets' inline allowlist (filters/allowlist.py), for the comment styles it knows.
+_COMMENT = r"(?:#|//|/\*|'|--|<!--)"
+_PRAGMA = re.compile(_COMMENT + r"[ \t]*pragma: ?(?:allow|white)list[ -]secret")
+_PRAGMA_NEXTLINE = re.compile(r"^[ \t]*" + _COMMENT + r"[ \t]*pragma: ?allowlist[ -]nextline[ -]secret")
+
+
+# ---------------------------------------------------------------------------------------------
+# Scanning
+
+
+@dataclass(frozen=True)
+class _Edit:
+    index: int       # line index in the split text
+    value: str
+    kind: str
+    skip: int = 0    # characters at the start of the line that are not content (the diff prefix)
+
+
+_REDACTED_KEY = "[REDACTED Private Key]"
+_KEY_INLINE = re.compile(
+    r"(?:-----|---- )?BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?(?: ----|-----)?"
+    r"(?:.*?(?:-----|---- )?END[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?(?: ----|-----)?|.*)"
+    r"|PuTTY-User-Key-File-\d.*")
+_KEY_END = re.compile(r"END[A-Z0-9 ]* PRIVATE KEY|^Private-MAC:")
+# What the lines of a key block look like: base64 rows, `Header: value` rows (Proc-Type, PuTTY), blanks.
+_KEY_BODY = re.compile(r"^\s*[\"']?(?:[A-Za-z0-9+/=]{4,}|[A-Za-z][\w-]*: .*|)\s*[\"']?[,;+]?\s*(?:\\n)?[\"']?\s*$")
+
+
+class _Scan:
+    """Common part of a patch scan and a text scan: hits -> findings, allowances, redaction edits."""
+
+    def __init__(self, lines: list[str], baseline: Baseline) -> None:
+        self.lines = lines
+        self.baseline = baseline
+        self.findings: list[Finding] = []
+        self.allowed = 0
+        self.edits: list[_Edit] = []
+        self.key_lines: dict[int, int] = {}     # line index -> prefix length, for key-block bodies
+
+    def scan_line(self, index: int, text: str, path: str, profile: scan.FileProfile,
+                  source: str, number: int, skip: int) -> None:
+        if self.baseline.excludes_line(text):
+            return
+        seen = scan.dotenv_quote(text) if profile.dotenv else text
+        specs = scan.plugins_for_line(seen, profile)
+        if not specs:
+            return
+        hits = scan.scan_line(seen, path, profile, specs)
+        if not hits:
+            return
+        pragma = bool(_PRAGMA.search(text)) or self._nextline_pragma(index)
+        for hit in hits:
+            if pragma or self.baseline.excludes_secret(hit.value) or any(
+                    self.baseline.allows(path, value) for value in hit.hashed_values):
+                self.allowed += 1
+                continue
+            self.edits.append(_Edit(index, hit.value, hit.kind, skip))
+            if hit.kind == scan.PRIVATE_KEY:
+                body = self._key_block(index, skip)
+                preview = f"key block ({body + 1} lines)"
+            else:
+                preview = mask(hit.value)
+            self.findings.append(Finding(source=source, line=number, kind=hit.kind, preview=preview))
+
+    def _nextline_pragma(self, index: int) -> bool:
+        previous = self._previous_line(index)
+        return previous is not None and bool(_PRAGMA_NEXTLINE.search(previous))
+
+    def _previous_line(self, index: int) -> str | None:
+        return self.lines[index - 1] if index > 0 else None
+
+    def _key_block(self, index: int, skip: int) -> int:
+        """Mark the body of a private key that starts on `index`; return how many lines it has."""
+        line = self.lines[index]
+        begin = scan.PRIVATE_KEY_BEGIN.search(line) or re.search("PuTTY-User-Key-File", line)
+        if begin and _KEY_END.search(line, begin.end()):
+            return 0       # the whole key is on this line (e.g. a JSON string with \n escapes)
+        count = 0
+        for body_index, prefix in self._following_lines(index):
+            body = self.lines[body_index][prefix:].rstrip("\r")
+            if not _KEY_BODY.match(body) and not _KEY_END.search(body):
+                break
+            self.key_lines[body_index] = prefix
+            count += 1
+            if _KEY_END.search(body):
+                break
+        return count
+
+    def _following_lines(self, index: int):  # type: ignore[no-untyped-def]
+        for following in range(index + 1, len(self.lines)):
+            yield following, 0
+
+    def redacted_lines(self) -> list[str]:
+        out = list(self.lines)
+        by_line: dict[int, list[_Edit]] = {}
+        for edit in self.edits:
+            by_line.setdefault(edit.index, []).append(edit)
+        for index, edits in by_line.items():
+            skip = edits[0].skip
+            out[index] = out[index][:skip] + _redact_line(out[index][skip:], edits)
+        for index, prefix in self.key_lines.items():
+            crlf = "\r" if out[index].endswith("\r") else ""
+            out[index] = out[index][:prefix] + _REDACTED_KEY + crlf
+        return out
+
+
+def _redact_line(body: str, edits: list[_Edit]) -> str:
+    """Replace each found value in one line; longest first, so overlapping finds do not clash."""
+    for edit in sorted(edits, key=lambda e: len(e.value), reverse=True):
+        if edit.kind == scan.PRIVATE_KEY:
+            body = _KEY_INLINE.sub(_REDACTED_KEY, body, count=1)
+        elif edit.value in body:
+            body = body.replace(edit.value, f"[REDACTED {edit.kind}]")
+        elif not any(other.value in edit.value or edit.value in other.value for other in edits if other is not edit):
+            # Seen only through a sanitised copy of the line: withhold the whole line.
+            crlf = "\r" if body.endswith("\r") else ""
+            body = f"[REDACTED {edit.kind}]{crlf}"
+    return body
+
+
+class _TextScan(_Scan):
+    """One of the texts (task, context, …): line numbers within the text."""
+
+    def __init__(self, key: str, text: str, baseline: Baseline) -> None:
+        lines = text.split("\n")
+        super().__init__(lines, baseline)
+        for index in sorted(scan.candidate_lines(text, lines)):
+            self.scan_line(index, lines[index].rstrip("\r"), key, scan.TEXT_PROFILE, key, index + 1, 0)
+
+    def redacted(self) -> str:
+        return "\n".join(self.redacted_lines())
+
+
+# ---------------------------------------------------------------------------------------------
+# Unified diffs
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_COMBINED_HUNK = re.compile(r"^(@@@+) ")
+_C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+
+
+class _Section:
+    """One file of the patch."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.end = start
+        self.old: str | None = None
+        self.new: str | None = None
+        self.body_start: int | None = None     # first hunk / binary line: what --redact withholds
+        self.first_number = 0
+        self.hunks = 0
+        self.deleted = False
+        self.created = False
+        self.binary = False
+
+    @property
+    def path(self) -> str:
+        return self.new or self.old or "patch"
+
+    def source_for(self, side: str) -> str:
+        return (self.old or self.path) if side == "-" else self.path
+
+    def paths(self) -> set[str]:
+        return {path for path in (self.old, self.new) if path}
+
+
+def _unquote(name: str) -> str:
+    """A path as git prints it: C-quoted when it holds odd characters."""
+    name = name.rstrip("\r").rstrip("\t")
+    if len(name) < 2 or not (name.startswith('"') and name.endswith('"')):
+        return name
+    out = bytearray()
+    body, i = name[1:-1], 0
+    while i < len(body):
+        char = body[i]
+        if char == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            if nxt in "01234567" and re.match(r"[0-7]{3}", body[i + 1:i + 4]):
+                out.append(int(body[i + 1:i + 4], 8) & 0xFF)
+                i += 4
+                continue
+            out.append(_C_ESCAPES.get(nxt, ord(nxt) if ord(nxt) < 128 else 63))
+            i += 2
+            continue
+        out.extend(char.encode("utf-8", "replace"))
+        i += 1
+    return out.decode("utf-8", "replace")
+
+
+def _diff_path(name: str) -> str | None:
+    name = _unquote(name.strip())
+    if name == "/dev/null":
+        return None
+    return name[2:] if name[:2] in ("a/", "b/") else name
+
+
+def _git_line_paths(rest: str) -> tuple[str | None, str | None]:
+    """`a/x b/y` from a `diff --git` line (names may hold spaces or be quoted)."""
+    rest = rest.rstrip("\r")
+    quoted = re.findall(r'"(?:[^"\\]|\\.)*"', rest)
+    if len(quoted) == 2:
+        return _diff_path(quoted[0]), _diff_path(quoted[1])
+    half = (len(rest) - 1) // 2
+    if len(rest) % 2 == 1 and rest[half] == " " and rest[2:half] == rest[half + 3:]:
+        return _diff_path(rest[:half]), _diff_path(rest[half + 1:])
+    cut = rest.rfind(" b/")
+    if cut > 0:
+        return _diff_path(rest[:cut]), _diff_path(rest[cut + 1:])
+    return None, _diff_path(rest) if rest else None
+
+
+@dataclass
+class _Pending:
+    index: int
+    section: _Section
+    side: str        # "+", "-", " " or "h" (header)
+    number: int
+
+
+class _PatchScan(_Scan):
+    """Walk a unified git diff: find each line's file and number, scan the candidates."""
+
+    def __init__(self, patch: str, baseline: Baseline) -> None:
+        lines = patch.split("\n")
+        super().__init__(lines, baseline)
+        self.sections: list[_Section] = []
+        self.sensitive_sections: list[_Section] = []
+        candidates = scan.candidate_lines(patch, lines) if patch else set()
+        pending = self._walk(candidates)
+        self._scan_pending(pending)
+        self._flag_sensitive_files()
+
+    # -- structure ------------------------------------------------------------------------------
+
+    def _walk(self, candidates: set[int]) -> list[_Pending]:
+        pending: list[_Pending] = []
+        section: _Section | None = None
+        old_no = new_no = old_left = new_left = combined = 0
+        in_hunk = every_line = False
+        for index, raw in enumerate(self.lines):
+            if in_hunk:
+                side = self._hunk_side(raw, combined, old_left, new_left)
+                if side is not None:
+                    if side == "\\":
+                        continue
+                    if side != "+":
+                        old_no += 1
+                        old_left -= 1
+                    if side != "-":
+                        new_no += 1
+                        new_left -= 1
+                    assert section is not None
+                    if section.first_number == 0:
+                        section.first_number = old_no if side == "-" else new_no
+                    if index in candidates or every_line:
+                        pending.append(_Pending(index, section, side, old_no if side == "-" else new_no))
+                    if not combined and old_left <= 0 and new_left <= 0:
+                        in_hunk = False
+                    continue
+                in_hunk = False
+            if raw.startswith(("diff --git ", "diff --cc ", "diff --combined ")) or (
+                    raw.startswith("--- ") and (section is None or section.hunks)):
+                if section is not None:
+                    section.end = index
+                section = _Section(index)
+                self.sections.append(section)
+                if raw.startswith("diff --git "):
+                    section.old, section.new = _git_line_paths(raw[len("diff --git "):])
+                elif raw.startswith("diff --"):
+                    section.new = section.old = _diff_path(raw.split(" ", 2)[2])
+            if section is None:
+                section = _Section(index)
+                self.sections.append(section)
+            if raw.startswith("@@"):
+                hunk = _HUNK.match(raw)
+                many = _COMBINED_HUNK.match(raw)
+                in_hunk = bool(hunk or many)
+                if in_hunk:
+                    section.hunks += 1
+                    if section.body_start is None:
+                        section.body_start = index
+                    profiles = [scan.profile_for(path) for path in section.paths()]
+                    every_line = any(profile.dotenv for profile in profiles)
+                if hunk:
+                    combined = 0
+                    old_no, new_no = int(hunk.group(1)) - 1, int(hunk.group(3)) - 1
+                    old_left = int(hunk.group(2) or 1)
+                    new_left = int(hunk.group(4) or 1)
+                    old_no, new_no = max(old_no, 0), max(new_no, 0)
+                    in_hunk = old_left > 0 or new_left > 0
+                elif many:
+                    combined = len(many.group(1)) - 1
+                    numbers = re.findall(r"[-+](\d+)", raw)
+                    old_no = int(numbers[0]) - 1 if numbers else 0
+                    new_no = int(numbers[-1]) - 1 if numbers else 0
+            else:
+                self._header(section, raw, index)
+            if index in candidates:
+                pending.append(_Pending(index, section, "h", 0))
+        if section is not None:
+            section.end = len(self.lines)
+        return pending
+
+    @staticmethod
+    def _hunk_side(raw: str, combined: int, old_left: int, new_left: int) -> str | None:
+        """'+', '-', ' ' or '\\' for a line inside a hunk; None when the hunk is over."""
+        if combined:
+            prefix = raw[:combined]
+            if len(prefix) < combined or prefix.strip("+- "):
+                return "\\" if raw.startswith("\\") else None
+            return "-" if "-" in prefix else "+" if "+" in prefix else " "
+        first = raw[:1]
+        if first == "\\":
+            return "\\"
+        if first == "+" and new_left > 0:
+            return "+"
+        if first == "-" and old_left > 0:
+            return "-"
+        if first in (" ", "") and old_left > 0 and new_left > 0:
+            return " "
+        return None
+
+    @staticmethod
+    def _header(section: _Section, raw: str, index: int) -> None:
+        for prefix, attribute in (("--- ", "old"), ("+++ ", "new"), ("rename from ", "old"),
+                                  ("rename to ", "new"), ("copy from ", "old"), ("copy to ", "new")):
+            if raw.startswith(prefix):
+                path = _diff_path(raw[len(prefix):]) if prefix[0] in "-+" else _unquote(raw[len(prefix):])
+                if path is None:
+                    setattr(section, "deleted" if attribute == "new" else "created", True)
+                setattr(section, attribute, path)
+                return
+        if raw.startswith("deleted file mode"):
+            section.deleted = True
+        elif raw.startswith("new file mode"):
+            section.created = True
+        elif raw.startswith(("Binary files ", "GIT binary patch")):
+            section.binary = True
+            if section.body_start is None:
+                section.body_start = index
+
+    # -- scanning -------------------------------------------------------------------------------
+
+    def _scan_pending(self, pending: list[_Pending]) -> None:
+        for item in pending:
+            section = item.section
+            side = item.side
+            path = section.source_for(side)
+            if self.baseline.excludes_file(path):
+                continue
+            skip = 0 if side == "h" else 1
+            text = self.lines[item.index][skip:].rstrip("\r")
+            profile = scan.profile_for(path) if side != "h" else scan.TEXT_PROFILE
+            self.scan_line(item.index, text, path, profile, path, item.number, skip)
+
+    def _previous_line(self, index: int) -> str | None:
+        """The line before `index` in the same file version (new for +/context, old for -)."""
+        side = self.lines[index][:1]
+        if not side or side not in "+- ":
+            return None
+        other = "-" if side in "+ " else "+"
+        for previous in range(index - 1, -1, -1):
+            line = self.lines[previous]
+            first = line[:1]
+            if first == other or first == "\\":
+                continue
+            return line[1:] if first in "+- " and not line.startswith(("+++ ", "--- ")) else None
+        return None
+
+    def _following_lines(self, index: int):  # type: ignore[no-untyped-def]
+        """Lines after `index` in the same file version, up to the end of its section."""
+        side = self.lines[index][:1]
+        if side not in "+- " or not side:
+            return
+        other = "-" if side in "+ " else "+"
+        for following in range(index + 1, len(self.lines)):
+            line = self.lines[following]
+            first = line[:1]
+            if first == other or first == "\\":
+                continue
+            if first not in "+- " or line.startswith(("+++ ", "--- ")) or not line:
+                return
+            yield following, 1
+
+    def _flag_sensitive_files(self) -> None:
+        for section in self.sections:
+            paths = section.paths()
+            if not paths or any(self.baseline.excludes_file(path) for path in paths):
+                continue
+            sensitive = sorted(path for path in paths if is_sensitive_path(path))
+            if not sensitive:
+                rc_files = sorted(path for path in paths if _is_credential_rc(path))
+                body = self.lines[section.body_start or section.end:section.end]
+                if rc_files and any(_RC_CREDENTIALS.search(line) for line in body):
+                    sensitive = rc_files
+            if sensitive:
+                self.findings.append(Finding(source=sensitive[-1], line=max(section.first_number, 1),
+                                             kind=SENSITIVE_FILE, preview=_describe(section)))
+                self.sensitive_sections.append(section)
+
+    def redacted(self) -> str:
+        out = self.redacted_lines()
+        # A sensitive file's hunks are withheld whole: its header stays (so the reader sees the file
+        # changed) and one marker line replaces the content. That file's patch no longer applies.
+        for section in sorted(self.sensitive_sections, key=lambda s: s.start, reverse=True):
+            start = section.body_start if section.body_start is not None else section.end
+            marker = f"[REDACTED {SENSITIVE_FILE}: content of {section.path} withheld]"
+            end = section.end
+            if end == len(out) and out and out[-1] == "" and end - 1 >= start:
+                end -= 1          # keep the patch's final newline
+            out[start:end] = [marker]
+        return "\n".join(out)
+
+
+def _describe(section: _Section) -> str:
+    state = "deleted" if section.deleted else "new" if section.created else "changed"
+    if section.binary:
+        return f"{state} binary file"
+    return f"{state} file"
+
+
+def _redact_everywhere(text: str, values: Mapping[str, str]) -> str:
+    """A found value may also sit on lines the plugins did not flag (e.g. a comment): replace it there too."""
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 8 and value in text:
+            text = text.replace(value, f"[REDACTED {values[value]}]")
+    return text

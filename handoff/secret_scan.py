@@ -1,0 +1,391 @@
+"""Line scanner behind the secret gate: a cheap pre-filter in front of detect-secrets' own plugins.
+
+detect-secrets runs every plugin on every line (~0.1 MB/s). Here each plugin has a *trigger*, a
+regex that matches every line the plugin could flag (its literal prefixes, its keywords, or a
+quoted token long enough to pass its entropy limit). A line reaches a plugin only when that
+plugin's trigger matches it, and `detect_secrets` is not even imported while no line is a
+candidate. Finding candidates uses a few dozen literal-led scans over the whole text (C speed)
+instead of one big alternation, which Python's `re` would try branch by branch at every position.
+
+After the plugins, detect-secrets' heuristic filters and a few of ours (digests, SRI hashes,
+binary fixtures, prose, placeholders) drop values that are not secrets. Vendor-specific
+detectors (AWS, GitHub, …) are never filtered by the "looks like code" heuristics.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import importlib
+import importlib.util
+import os
+import re
+import sys
+import types
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from itertools import accumulate
+from typing import Any
+
+PRIVATE_KEY = "Private Key"
+KEYWORD = "Secret Keyword"
+
+# ---------------------------------------------------------------------------------------------
+# Plugins and their triggers
+
+_B64 = r"A-Za-z0-9+/\\_=-"   # Base64HighEntropyString's charset (regular + url-safe base64, padding)
+_KEYWORDS = (  # KeywordDetector's DENYLIST
+    r"api_?key|auth_?key|service_?key|account_?key|db_?key|database_?key|priv_?key|private_?key"
+    r"|client_?key|db_?pass|database_?pass|key_?pass|password|passwd|pwd|secret|contrase(?:ñ|n)a"
+)
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    name: str        # detect-secrets class name (also what a baseline's plugins_used calls it)
+    module: str      # detect_secrets.plugins.<module>
+    trigger: str     # matches (at least) every line the plugin can flag
+    family: str      # "vendor" (a fixed token shape), "keyword" or "entropy"
+
+
+PLUGINS: tuple[PluginSpec, ...] = (
+    PluginSpec("ArtifactoryDetector", "artifactory", r"AKC[a-zA-Z0-9]{10}|AP[\dABCDEF][a-zA-Z0-9]{8}", "vendor"),
+    PluginSpec("AWSKeyDetector", "aws", r"A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA|(?i:aws)", "vendor"),
+    PluginSpec("AzureStorageKeyDetector", "azure_storage_key", r"AccountKey=", "vendor"),
+    PluginSpec("BasicAuthDetector", "basic_auth", r"://[^\s/?#@]+@", "vendor"),
+    PluginSpec("CloudantDetector", "cloudant",
+               r"(?i:cl(?:ou(?:dant)?)?[-_]?(?:api)?(?:key|pw|pass|token)|cloudant)", "vendor"),
+    PluginSpec("DiscordBotTokenDetector", "discord", r"[MNO][a-zA-Z\d_-]{23,25}\.[a-zA-Z\d_-]{6}\.", "vendor"),
+    PluginSpec("GitHubTokenDetector", "github_token", r"gh[pousr]_", "vendor"),
+    PluginSpec("GitLabTokenDetector", "gitlab_token",
+               r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-|GR1348941", "vendor"),
+    PluginSpec("IbmCloudIamDetector", "ibm_cloud_iam",
+               r"(?i:(?:key|pwd|pass|token)[\"'\]]{0,2}[ =:>]+[\"']?[\w-]{44})", "vendor"),
+    PluginSpec("IbmCosHmacDetector", "ibm_cos_hmac", r"(?i:secret[-_]?(?:access)?[-_]?key)", "vendor"),
+    PluginSpec("JwtTokenDetector", "jwt", r"eyJ", "vendor"),
+    PluginSpec("MailchimpDetector", "mailchimp", r"-us\d", "vendor"),
+    PluginSpec("NpmDetector", "npm", r"_authToken=", "vendor"),
+    PluginSpec("OpenAIDetector", "openai", r"T3BlbkFJ", "vendor"),
+    PluginSpec("PrivateKeyDetector", "private_key", r"PRIVATE KEY|PuTTY-User-Key-File-2", "vendor"),
+    PluginSpec("PypiTokenDetector", "pypi_token", r"pypi-AgE", "vendor"),
+    PluginSpec("SendGridDetector", "sendgrid", r"SG\.", "vendor"),
+    PluginSpec("SlackDetector", "slack", r"(?i:xox[abposr]-|hooks\.slack\.com)", "vendor"),
+    PluginSpec("SoftlayerDetector", "softlayer",
+               r"(?i:sl[-_]?(?:api)?(?:key|pwd|pass|token)|softlayer)", "vendor"),
+    PluginSpec("SquareOAuthDetector", "square_oauth", r"sq0csp-", "vendor"),
+    PluginSpec("StripeDetector", "stripe", r"[rs]k_live_", "vendor"),
+    PluginSpec("TelegramBotTokenDetector", "telegram_token", r"\d{8}:[\w-]{35}", "vendor"),
+    PluginSpec("TwilioKeyDetector", "twilio", r"(?:AC|SK)[a-z0-9]{32}", "vendor"),
+    PluginSpec("KeywordDetector", "keyword", f"(?i:{_KEYWORDS})", "keyword"),
+    # An entropy above the limit needs that many distinct characters: > 4.5 bits -> 23, > 3.0 -> 9.
+    PluginSpec("Base64HighEntropyString", "high_entropy_strings",
+               f"\"[{_B64}]{{23,}}\"|'[{_B64}]{{23,}}'", "entropy"),
+    PluginSpec("HexHighEntropyString", "high_entropy_strings",
+               r"\"[0-9a-fA-F]{9,}\"|'[0-9a-fA-F]{9,}'", "entropy"),
+)
+# IPPublicDetector is left out on purpose: a public IP address is not a credential.
+
+_TRIGGERS = tuple((spec, re.compile(spec.trigger)) for spec in PLUGINS)
+
+# Coarse scan over the whole text: together these match wherever any trigger matches. Each one
+# starts with a literal, so `re` finds it with a fast substring search.
+_CASED_NEEDLES = tuple(re.compile(p) for p in (
+    r"AKC[a-zA-Z0-9]{10}", r"AP[\dABCDEF][a-zA-Z0-9]{8}", "A3T", "ABIA", "ACCA", "AKIA", "ASIA",
+    "AccountKey=", r"://[^\s/?#@]+@", r"\.[a-zA-Z\d_-]{6}\.", r"gh[pousr]_", "GR1348941", "eyJ", r"-us\d",
+    "_authToken=", "T3BlbkFJ", "PRIVATE KEY", "PuTTY-User-Key-File-2", "pypi-AgE", r"SG\.", "sq0csp-",
+    "k_live_", r":[\w-]{35}", r"AC[a-z0-9]{32}", r"SK[a-z0-9]{32}",
+    f"\"[{_B64}]{{23,}}\"", f"'[{_B64}]{{23,}}'", r"\"[0-9a-fA-F]{9,}\"", r"'[0-9a-fA-F]{9,}'",
+))
+# Searched in the case-folded text (every case-insensitive trigger contains one of these).
+_FOLDED_NEEDLES = tuple(re.compile(p) for p in (
+    "key", "pw", "pass", "token", "secret", "contrase", "aws", "cloudant", "softlayer", r"xox[abposr]-",
+    r"hooks\.slack\.com", r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-",
+))
+# Characters that `re.IGNORECASE` equates with an ASCII letter but `str.lower()` does not.
+_FOLD_ODD = re.compile("[\u0130\u0131\u017f\u212a]")
+_FOLD_MAP = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
+
+
+def _fold(text: str) -> str:
+    """Lower-case with the same length as `text`, so offsets and line numbers carry over."""
+    if not text.isascii() and _FOLD_ODD.search(text):
+        text = _FOLD_ODD.sub(lambda m: _FOLD_MAP[m.group()], text)
+    return text.lower()
+
+
+def candidate_lines(text: str, lines: list[str] | None = None) -> set[int]:
+    """0-based indices of the lines of `text` (split on "\\n") that some plugin could flag."""
+    if lines is None:
+        lines = text.split("\n")
+    starts = [0, *accumulate(len(line) + 1 for line in lines)]
+    found: set[int] = set()
+    for haystack, needles in ((text, _CASED_NEEDLES), (_fold(text), _FOLDED_NEEDLES)):
+        for needle in needles:
+            last_end = -1
+            for match in needle.finditer(haystack):
+                if match.start() < last_end:
+                    continue
+                index = bisect.bisect_right(starts, match.start()) - 1
+                found.add(index)
+                last_end = starts[index + 1]     # one hit per line is enough
+    return found
+
+
+@dataclass(frozen=True)
+class FileProfile:
+    """How a file is scanned, from its name."""
+
+    entropy: bool = True     # run the high-entropy plugins (off for lock files, generated files)
+    dotenv: bool = False     # KEY=value lines: quote the value so the plugins see it as a string
+    keyword: bool = True
+
+
+_LOCK_FILES = frozenset({
+    "brewfile.lock.json", "cartfile.resolved", "composer.lock", "gemfile.lock", "package.resolved",
+    "package-lock.json", "npm-shrinkwrap.json", "podfile.lock", "yarn.lock", "pipfile.lock", "poetry.lock",
+    "cargo.lock", "packages.lock.json", "pnpm-lock.yaml", "go.sum", "go.work.sum", "uv.lock", "pdm.lock",
+    "flake.lock", "mix.lock", "pubspec.lock", "gradle.lockfile", "bun.lock", "deno.lock", "conan.lock",
+    "paket.lock", "project.assets.json",
+})
+# detect-secrets' is_non_text_file list (binary and generated formats), plus source maps and snapshots.
+_NO_ENTROPY_EXTENSIONS = frozenset({
+    ".7z", ".bin", ".bmp", ".bz2", ".class", ".css", ".dmg", ".doc", ".eot", ".exe", ".gif", ".gz", ".ico",
+    ".iml", ".ipr", ".iws", ".jar", ".jpg", ".jpeg", ".lock", ".map", ".mo", ".pdf", ".png", ".prefs", ".psd",
+    ".rar", ".realm", ".s7z", ".sum", ".svg", ".tar", ".tif", ".tiff", ".ttf", ".webp", ".woff", ".woff2",
+    ".xls", ".xlsx", ".zip", ".lockfile", ".snap",
+})
+_MINIFIED = re.compile(r"[.-]min\.(?:js|mjs|cjs|css)$|\.bundle\.js$|\.chunk\.js$", re.IGNORECASE)
+BASELINE_NAME = ".secrets.baseline"
+
+
+@lru_cache(maxsize=4096)
+def profile_for(path: str) -> FileProfile:
+    name = os.path.basename(path).lower()
+    if name == BASELINE_NAME:            # holds hashes of secrets, never secrets
+        return FileProfile(entropy=False, keyword=False)
+    generated = (
+        name in _LOCK_FILES
+        or os.path.splitext(name)[1] in _NO_ENTROPY_EXTENSIONS
+        or "swagger" in path.lower()      # detect-secrets' is_swagger_file
+        or bool(_MINIFIED.search(name))
+    )
+    dotenv = name.startswith(".env") or name.endswith(".env") or name == ".envrc"
+    return FileProfile(entropy=not generated, dotenv=dotenv)
+
+
+TEXT_PROFILE = FileProfile()
+_LONG_LINE = 1000     # longer lines are minified or generated code: high-entropy plugins skip them
+
+
+def plugins_for_line(line: str, profile: FileProfile = TEXT_PROFILE) -> tuple[PluginSpec, ...]:
+    """The plugins whose trigger matches `line` (the ones worth running on it)."""
+    entropy = profile.entropy and len(line) <= _LONG_LINE
+    return tuple(
+        spec for spec, trigger in _TRIGGERS
+        if (entropy or spec.family != "entropy")
+        and (profile.keyword or spec.family == "vendor")
+        and trigger.search(line)
+    )
+
+
+def is_candidate(line: str, path: str = "") -> bool:
+    """True when the pre-filter lets `line` through to at least one plugin."""
+    profile = profile_for(path) if path else TEXT_PROFILE
+    line = dotenv_quote(line) if profile.dotenv else line
+    return bool(candidate_lines(line)) and bool(plugins_for_line(line, profile))
+
+
+_DOTENV = re.compile(r"^(\s*(?:export\s+)?[A-Za-z_][\w.-]*\s*=\s*)([^\s'\"#][^\s#]*)(.*)$")
+
+
+def dotenv_quote(line: str) -> str:
+    """`KEY=value` -> `KEY="value"`: detect-secrets only considers quoted strings (or keyword forms)."""
+    match = _DOTENV.match(line)
+    return f'{match.group(1)}"{match.group(2)}"{match.group(3)}' if match else line
+
+
+# ---------------------------------------------------------------------------------------------
+# detect-secrets, imported on first use
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in for a module until an attribute of it is used, then imports the real one.
+
+    detect_secrets.plugins.base imports `requests` (~120 ms) only to verify secrets over the network,
+    which the gate never does. importlib.util.LazyLoader does not help on Python 3.11: the `import`
+    statement itself reads `__spec__` of the module it finds in sys.modules, which loads it.
+    """
+
+    def __getattr__(self, attribute: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        real = importlib.import_module(self.__name__)
+        self.__dict__.update(real.__dict__)
+        return getattr(real, attribute)
+
+
+def _defer_import(name: str) -> None:
+    if name in sys.modules:
+        return
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        found = False
+    if found:
+        sys.modules[name] = _DeferredModule(name)
+
+
+@cache
+def _plugin(spec: PluginSpec) -> Any:
+    _defer_import("requests")
+    module = importlib.import_module(f"detect_secrets.plugins.{spec.module}")
+    return getattr(module, spec.name)()
+
+
+@lru_cache(maxsize=1)
+def _heuristics() -> types.ModuleType:
+    _defer_import("requests")
+    return importlib.import_module("detect_secrets.filters.heuristic")
+
+
+def detect_secrets_loaded() -> bool:
+    return "detect_secrets" in sys.modules
+
+
+# ---------------------------------------------------------------------------------------------
+# Scanning one line
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str        # detect-secrets secret_type
+    value: str       # the raw value: used to redact; never shown
+    family: str
+    reported: str = ""   # the value as detect-secrets reports (and hashes) it, when that differs
+
+    @property
+    def hashed_values(self) -> tuple[str, ...]:
+        """The values a baseline entry may hash (detect-secrets hashes e.g. only "ghp" of a GitHub token)."""
+        return (self.value, self.reported) if self.reported and self.reported != self.value else (self.value,)
+
+
+_CREDENTIAL_WORDS = re.compile(
+    r"key|token|secret|passw|pwd|auth|credential|bearer|private|session|cookie|salt|signing|api", re.IGNORECASE)
+_SRI = re.compile(r"^sha(?:1|256|384|512)-")
+_BINARY_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"\x1f\x8b", b"PK\x03\x04", b"BM", b"RIFF",
+                 b"\x00\x00\x01\x00", b"wOF", b"OTTO", b"\x00\x01\x00\x00", b"<svg", b"<?xml", b"\x7fELF")
+_PLACEHOLDERS = re.compile(
+    r"^(?:x+|\*+|\.+|-+|_+|#+|changeme|change_me|example|sample|placeholder|dummy|redacted|none|null|nil"
+    r"|true|false|undefined|todo|tbd|secret|password|passwd|pwd|<[^>]*>|\{\{.*\}\}|%\(\w+\)s"
+    r"|(?:your|my|the)[-_ ]?\w*)$",
+    re.IGNORECASE)
+# `secret_name = "…"`, `passwordField: …`: the value names or points to a secret, it is not one.
+_REFERENCE_NAME = re.compile(
+    r"(?:name|names|ref|id|ids|type|types|kind|path|file|filename|field|env|var|label|prompt|length|len|policy"
+    r"|manager|provider|store|hint|regex|pattern|mode|version|count|min|max|enabled|required|format|header"
+    r"|url|uri|arn|location|source|class|message|msg|text|title|placeholder|description|help|error)$",
+    re.IGNORECASE)
+_NAME_BEFORE_VALUE = re.compile(r"([A-Za-z][\w.-]*)[\"'\]]*\s*(?:[:=!]=?=?|=>|:=|\()\s*[@\"'`]*$")
+# Their regexes capture only the token's prefix ("ghp"), or an optional part: take the whole match.
+_WHOLE_MATCH_PLUGINS = frozenset({"GitHubTokenDetector", "GitLabTokenDetector"})
+_RANK = {"vendor": 0, "keyword": 1, "entropy": 2}
+
+
+def scan_line(line: str, path: str, profile: FileProfile = TEXT_PROFILE,
+              specs: Iterable[PluginSpec] | None = None) -> list[Hit]:
+    """Secrets in one line (the pre-filter already let it through), false positives dropped."""
+    if specs is None:
+        specs = plugins_for_line(line, profile)
+    if not line.isascii():
+        line = _LONE_SURROGATE.sub("\ufffd", line)   # detect-secrets hashes values as UTF-8
+    hits: dict[str, Hit] = {}
+    for spec in specs:
+        for kind, value, reported in _plugin_values(spec, line, path):
+            if not value or _is_false_positive(spec, value, line, path):
+                continue
+            known = hits.get(value)
+            if known is None or _RANK[spec.family] < _RANK[known.family]:
+                hits[value] = Hit(kind=kind, value=value, family=spec.family, reported=reported)
+    if "PRIVATE KEY" in line and not any(hit.kind == PRIVATE_KEY for hit in hits.values()):
+        # detect-secrets lists the usual headers but not e.g. "BEGIN ENCRYPTED PRIVATE KEY".
+        match = PRIVATE_KEY_BEGIN.search(line)
+        if match:
+            hits[match.group()] = Hit(kind=PRIVATE_KEY, value=match.group(), family="vendor")
+    return list(hits.values())
+
+
+def _plugin_values(spec: PluginSpec, line: str, path: str) -> list[tuple[str, str, str]]:
+    """(type, value, value as detect-secrets reports it) for each secret the plugin sees in `line`."""
+    plugin = _plugin(spec)
+    found = plugin.analyze_line(filename=path, line=line, line_number=0, context=None)
+    if spec.name not in _WHOLE_MATCH_PLUGINS:
+        return [(secret.type, secret.secret_value, secret.secret_value) for secret in found]
+    values = []
+    for regex in plugin.denylist:
+        for match in regex.finditer(line):
+            reported = next((group for group in match.groups() if group), match.group())
+            values.append((plugin.secret_type, match.group(), reported))
+    return values
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+PRIVATE_KEY_BEGIN = re.compile(r"BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?")
+
+
+def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bool:
+    heuristic = _heuristics()
+    if heuristic.is_sequential_string(value) or heuristic.is_templated_secret(value) \
+            or heuristic.is_not_alphanumeric_string(value):
+        return True
+    if spec.family == "vendor":
+        return False
+    if (heuristic.is_potential_uuid(value) or heuristic.is_likely_id_string(value, line)
+            or heuristic.is_prefixed_with_dollar_sign(value)):
+        return True
+    if spec.family == "keyword":
+        return heuristic.is_indirect_reference(line) or _is_keyword_false_positive(value, line)
+    return _is_entropy_false_positive(spec, value, line)
+
+
+def _is_keyword_false_positive(value: str, line: str) -> bool:
+    value = value.strip()
+    if any(ch.isspace() for ch in value):          # prose: "Enter your password"
+        return True
+    if _PLACEHOLDERS.match(value) or value.startswith(("${", "{{", "%(", "os.environ", "process.env", "ENV[")):
+        return True
+    position = line.find(value)
+    name = _NAME_BEFORE_VALUE.search(line, 0, position) if position > 0 else None
+    return bool(name and _REFERENCE_NAME.search(name.group(1)))
+
+
+def _is_entropy_false_positive(spec: PluginSpec, value: str, line: str) -> bool:
+    if _SRI.match(value) or "integrity" in line:
+        return True           # subresource-integrity / lock-file hashes
+    credential_context = bool(_CREDENTIAL_WORDS.search(line))
+    if not credential_context and _heuristics().is_indirect_reference(line):
+        return True           # `x = f("…")`: detect-secrets' indirect-reference heuristic
+    if spec.name == "HexHighEntropyString":
+        # Bare hex strings in code are digests, commit shas and ids; hex secrets are named as such.
+        return not credential_context
+    if credential_context:
+        return False
+    return len(value) >= 200 or _decodes_to_fixture(value)
+
+
+def _decodes_to_fixture(value: str) -> bool:
+    """Base64 of a known binary format or of readable text: test data, not a key."""
+    data = value.replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if raw.startswith(_BINARY_MAGIC):
+        return True
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    printable = sum(ch.isprintable() or ch in "\n\t" for ch in text)
+    return len(text) >= 12 and printable == len(text) and text.count(" ") >= 2
