@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -44,7 +45,7 @@ class FileChange:
     binary: bool
     untracked: bool
     included: bool               # its diff is inside RepoContext.patch
-    omitted_reason: str | None = None   # "size budget" | "not UTF-8" | "binary" | None when included
+    omitted_reason: str | None = None   # "size budget" | "not UTF-8" | "binary" | "too large" | None (included)
 
 
 @dataclass(frozen=True)
@@ -458,7 +459,7 @@ _DIFF_START = b"diff --git "
 _READ_SIZE = 1 << 18
 _DIFF_OPTIONS = ("-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false", "-c", "diff.suppressBlankEmpty=false",
                  "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M", "--submodule=short", "--unified=3",
-                 "--src-prefix=a/", "--dst-prefix=b/", "--no-relative")
+                 "--src-prefix=a/", "--dst-prefix=b/")
 
 
 @dataclass
@@ -637,9 +638,7 @@ def _marker_name(value: bytes | None, prefix: bytes) -> bytes | None:
 def _names_from_git_line(rest: bytes) -> tuple[bytes, bytes]:
     """`a/X b/Y` of a `diff --git` line; X == Y whenever there is no rename/copy line to say otherwise."""
     if rest.startswith(b'"'):
-        end = rest.index(b'"', 1)
-        while rest[end - 1:end] == b"\\" and rest[end - 2:end] != b"\\\\":
-            end = rest.index(b'"', end + 1)
+        end = _closing_quote(rest)
         first, second = rest[:end + 1], rest[end + 2:]
         return _unquote(first).removeprefix(b"a/"), _unquote(second).removeprefix(b"b/")
     half = (len(rest) - 5) // 2
@@ -648,6 +647,19 @@ def _names_from_git_line(rest: bytes) -> tuple[bytes, bytes]:
         return name, name
     first, _, second = rest.partition(b" b/")
     return first.removeprefix(b"a/"), _unquote(second)
+
+
+def _closing_quote(text: bytes) -> int:
+    """Index of the quote that closes the C-quoted name starting at text[0]."""
+    index = 1
+    while index < len(text):
+        if text[index] == 0x5C:
+            index += 2
+            continue
+        if text[index] == 0x22:
+            return index
+        index += 1
+    return len(text) - 1
 
 
 def _file_change(result: _SectionResult, untracked: set[str]) -> FileChange:
@@ -720,6 +732,45 @@ def _index_with_untracked(git: _Git, layout: _Layout, untracked: Sequence[bytes]
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+LARGE_UNTRACKED_BYTES = 50_000_000
+
+
+def _set_aside_large(root: str, untracked: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:
+    """(untracked files to diff, untracked files too large to diff).
+
+    git holds a whole file in memory to diff it; a stray multi-GB dump next to the code must not
+    cost that. Large untracked files are named, with their line count, but not diffed.
+    """
+    small, large = [], []
+    for name in untracked:
+        try:
+            info = os.lstat(os.path.join(os.fsencode(root), name))
+        except OSError:
+            small.append(name)
+            continue
+        (large if stat.S_ISREG(info.st_mode) and info.st_size > LARGE_UNTRACKED_BYTES else small).append(name)
+    return small, large
+
+
+def _large_untracked_change(root: str, name: bytes) -> FileChange:
+    lines, binary, last = 0, False, b"\n"
+    try:
+        with open(os.path.join(os.fsencode(root), name), "rb") as handle:
+            first = handle.read(8000)
+            binary = b"\0" in first  # git's own test: a NUL in the first 8000 bytes
+            chunk = first
+            while chunk and not binary:
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+                chunk = handle.read(_READ_SIZE)
+    except OSError:
+        pass
+    if not binary and last != b"\n":
+        lines += 1  # a last line without a newline still counts
+    return FileChange(path=_decode(name), old_path=None, status="added", added=0 if binary else lines, removed=0,
+                      binary=binary, untracked=True, included=False, omitted_reason="too large")
+
+
 def _read_diff(git: _Git, base: str, env: dict[str, str], budget: int) -> _DiffSplitter:
     splitter = _DiffSplitter(budget)
     with git.stream(*_DIFF_OPTIONS, base, "--", env=env) as stdout:
@@ -750,11 +801,12 @@ def inspect(path: str | os.PathLike[str] | None = None, *, include_untracked: bo
     remote = _read_remote(git, status.branch)
     history = _read_history(git, status.head, remote.name)
     patch_base = history.base or status.head
-    untracked = status.untracked if include_untracked else []
+    untracked, too_large = _set_aside_large(layout.root, status.untracked if include_untracked else [])
     with _index_with_untracked(git, layout, untracked) as (env, untracked_warning):
         splitter = _read_diff(git, patch_base or layout.empty_tree, env, max_diff_bytes)
     untracked_names = {_decode(name) for name in untracked} if not untracked_warning else set()
     files = tuple(_file_change(result, untracked_names) for result in splitter.results)
+    files += tuple(_large_untracked_change(layout.root, name) for name in too_large)
     submodules = tuple(dict.fromkeys([*(f.path for f in files if f.status == "submodule"), *status.submodules]))
     warnings = [w for w in (remote.warning, history.warning, untracked_warning) if w]
     warnings += _change_warnings(files, submodules, status, include_untracked, max_diff_bytes)
@@ -783,6 +835,9 @@ def _change_warnings(files: Sequence[FileChange], submodules: Sequence[str], sta
                         f"(raise --max-diff-bytes to send more): {_names(over)}")
     if odd := by_reason.get("not UTF-8"):
         warnings.append(f"{len(odd)} file(s) left out because their diff is not UTF-8 text: {_names(odd)}")
+    if large := by_reason.get("too large"):
+        warnings.append(f"{len(large)} untracked file(s) over {LARGE_UNTRACKED_BYTES // 1_000_000} MB are named "
+                        f"but not carried: {_names(large)}")
     if binary := by_reason.get("binary"):
         warnings.append(f"{len(binary)} binary file(s) are named but not carried: {_names(binary)}")
     if submodules:

@@ -278,6 +278,21 @@ def test_as_a_bang_git_alias(tmp_path: Path):
     assert note == str(root / "src" / "notes.txt") and changed == "src/app.py"
 
 
+def test_as_a_git_subcommand_on_path(tmp_path: Path):
+    """`git handoff` runs a `git-handoff` executable found on PATH, in the user's own directory."""
+    root = make_repo(tmp_path / "widgets", {"src/app.py": "x = 1\n"})
+    write(root, {"src/app.py": "x = 2\n"})
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    command = bin_dir / "git-ho"
+    command.write_text(f"#!{sys.executable}\nimport json, os\nfrom handoff.repo import inspect\n"
+                       "print(json.dumps([os.getcwd(), inspect().root]))\n")
+    command.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["git", "ho"], cwd=root / "src", env=env, capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [str(root / "src"), str(root)]
+
+
 # ---------------------------------------------------------------------------------------------
 # The diff
 
@@ -294,6 +309,18 @@ def test_renames_deletions_modes_and_odd_names(tmp_path: Path):
     assert files["run.sh"].status == "mode"
     odd = files["dir/my file ü.txt"]
     assert (odd.status, odd.untracked, odd.added, odd.included) == ("added", True, 1, True)
+
+
+def test_names_git_has_to_quote(tmp_path: Path):
+    odd = 'say "hi"\there.sh'
+    root = make_repo(tmp_path / "widgets", {odd: "echo\n", "back\\slash.txt": "x\n"})
+    (root / odd).chmod(0o755)  # a mode-only change: the name comes from the quoted `diff --git` line
+    git(root, "mv", "back\\slash.txt", 'moved "b".txt')
+    write(root, {"new\ttab.txt": "t\n"})
+    files = by_path(inspect(root))
+    assert files[odd].status == "mode"
+    assert (files['moved "b".txt'].status, files['moved "b".txt'].old_path) == ("renamed", "back\\slash.txt")
+    assert files["new\ttab.txt"].added == 1
 
 
 def test_unstaged_move_of_a_file_is_a_rename_of_an_untracked_file(tmp_path: Path):
@@ -384,6 +411,17 @@ def test_non_utf8_content_and_names_are_marked_not_crashed(tmp_path: Path):
     assert odd.omitted_reason == "not UTF-8" and "\ufffd" in odd.path
     assert files["ok.txt"].included and "+fine ü" in ctx.patch
     assert "caf" not in ctx.patch
+
+
+def test_huge_untracked_files_are_named_not_diffed(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(inspector, "LARGE_UNTRACKED_BYTES", 1000)
+    root = make_repo(tmp_path / "widgets")
+    write(root, {"dump.sql": "insert;\n" * 300 + "tail", "small.txt": "s\n"})
+    ctx = inspect(root)
+    dump = by_path(ctx)["dump.sql"]
+    assert (dump.included, dump.omitted_reason, dump.added, dump.untracked) == (False, "too large", 301, True)
+    assert "insert;" not in ctx.patch and "+s" in ctx.patch
+    assert any("dump.sql" in w and "not carried" in w for w in ctx.warnings)
 
 
 def test_a_file_containing_a_diff_is_one_file(tmp_path: Path):

@@ -1,0 +1,164 @@
+"""Benchmark the repo inspector: memory on a 200 MB change, time on a 100 KB change.
+
+    /work/venv/bin/python bench/bench_inspect.py [--mb 200] [--single-file] [--keep]
+
+It builds throw-away repos under /tmp, then runs, each in a child process:
+  * `python -m handoff create --task x --dry-run` (the whole CLI), and
+  * `inspect()` alone (a child that only imports handoff.repo and calls it),
+and reports wall time and peak RSS. Peak RSS comes from the child's rusage (os.wait4, the same
+numbers resource.getrusage(RUSAGE_CHILDREN) sums up): ru_maxrss is the largest resident set of
+the child or any git process it waited for, so git's own memory counts too.
+
+The big change is many ~1 MB files (half tracked and rewritten, half untracked), so git's own
+memory stays per-file; --single-file makes it one file instead, which git itself loads whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PYTHON = sys.executable
+GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+           "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com", "GIT_CONFIG_NOSYSTEM": "1"}
+INSPECT_CHILD = (
+    "import sys, time\n"
+    "t = time.perf_counter()\n"
+    "from handoff.repo import inspect\n"
+    "ctx = inspect(sys.argv[1])\n"
+    "print(f'{len(ctx.files)} files, {ctx.total_diff_bytes / 1e6:.1f} MB diff, {len(ctx.patch)} chars kept,'\n"
+    "      f' {time.perf_counter() - t:.3f} s in the child', file=sys.stderr)\n"
+)
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, stdout=subprocess.DEVNULL)
+
+
+def text_block(seed: int, size: int) -> bytes:
+    line = f"{seed:08d} the quick brown fox jumps over the lazy dog {seed % 97:02d}\n".encode()
+    return line * (size // len(line))
+
+
+def make_repo(root: Path, tracked: dict[str, bytes], remote: bool = True) -> Path:
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    for name, content in tracked.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    if remote:
+        bare = root.parent / (root.name + "-origin.git")
+        git(root.parent, "init", "-q", "--bare", str(bare))
+        git(root, "remote", "add", "origin", "https://github.com/acme/bench.git")
+        git(root, "config", f"url.{bare}.insteadOf", "https://github.com/acme/bench.git")
+        git(root, "push", "-q", "-u", "origin", "main")
+    return root
+
+
+def big_change(base: Path, megabytes: int, single_file: bool) -> Path:
+    """A repo whose `git diff` is about `megabytes` MB."""
+    if single_file:
+        root = make_repo(base / "big", {"huge.txt": text_block(1, 1000)})
+        (root / "huge.txt").write_bytes(text_block(2, megabytes * 1_000_000))
+        return root
+    count = megabytes // 4  # a rewritten tracked file gives 2 MB of diff, an untracked one 1 MB
+    root = make_repo(base / "big", {f"tracked/{i:04d}.txt": text_block(i, 1_000_000) for i in range(count)})
+    for i in range(count):
+        (root / f"tracked/{i:04d}.txt").write_bytes(text_block(i + 100_000, 1_000_000))
+    (root / "untracked").mkdir()
+    for i in range(count * 2):
+        (root / f"untracked/{i:04d}.txt").write_bytes(text_block(i + 200_000, 1_000_000))
+    return root
+
+
+def small_change(base: Path) -> Path:
+    """A repo with about 100 KB of diff: 40 edited files, 10 new ones, one unpushed commit."""
+    files = {f"src/mod{i:02d}.py": text_block(i, 4000) for i in range(60)}
+    root = make_repo(base / "small", files)
+    for i in range(40):
+        path = root / f"src/mod{i:02d}.py"
+        path.write_bytes(path.read_bytes()[:2000] + text_block(i + 500, 1000) + path.read_bytes()[3000:])
+    git(root, "commit", "-q", "-am", "local work")
+    for i in range(40):
+        path = root / f"src/mod{i:02d}.py"
+        path.write_bytes(path.read_bytes() + text_block(i + 900, 300))
+    for i in range(10):
+        (root / f"new{i}.txt").write_bytes(text_block(i + 700, 2000))
+    return root
+
+
+def run_child(args: list[str], cwd: Path) -> tuple[float, float, int, str]:
+    """(wall seconds, peak RSS MB of the child and the git processes it waited for, exit code, stderr tail)."""
+    with tempfile.TemporaryFile() as err:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DEVIN_")}
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        tail = err.read().decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+    return wall, usage.ru_maxrss / 1024, proc.returncode, tail[0]
+
+
+def report(label: str, result: tuple[float, float, int, str]) -> None:
+    wall, rss, code, tail = result
+    print(f"{label:<44} wall {wall:7.3f} s   peak RSS {rss:7.1f} MB   exit {code}   {tail[:100]}")
+
+
+def in_process_timing(root: Path, repeats: int = 15) -> None:
+    start = time.perf_counter()
+    import git  # noqa: F401  (what a real run pays once)
+
+    print(f"{'import git':<44} {time.perf_counter() - start:7.3f} s")
+    from handoff.repo import inspect
+
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ctx = inspect(root)
+        times.append(time.perf_counter() - start)
+    print(f"{'inspect() in process, 100 KB change':<44} median {statistics.median(times) * 1000:6.1f} ms"
+          f"  min {min(times) * 1000:6.1f} ms  ({len(ctx.files)} files, {ctx.total_diff_bytes} diff bytes,"
+          f" {len(ctx.unpushed)} unpushed)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=200, help="size of the big change in MB")
+    parser.add_argument("--single-file", action="store_true", help="one big file instead of many 1 MB files")
+    parser.add_argument("--keep", action="store_true", help="keep the repos under /tmp")
+    options = parser.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="bench-inspect-", dir="/tmp"))
+    try:
+        print(f"building repos under {base} …", flush=True)
+        small = small_change(base)
+        big = big_change(base, options.mb, options.single_file)
+        cli = [PYTHON, "-m", "handoff", "create", "--task", "x", "--dry-run"]
+        report("create --dry-run, 100 KB change", run_child(cli, small))
+        report("inspect() child, 100 KB change", run_child([PYTHON, "-c", INSPECT_CHILD, str(small)], small))
+        in_process_timing(small)
+        what = "one file" if options.single_file else "many files"
+        report(f"create --dry-run, {options.mb} MB change ({what})", run_child(cli, big))
+        report(f"inspect() child, {options.mb} MB change ({what})",
+               run_child([PYTHON, "-c", INSPECT_CHILD, str(big)], big))
+    finally:
+        if options.keep:
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
