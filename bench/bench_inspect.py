@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -133,25 +134,39 @@ def in_process_timing(root: Path, repeats: int = 15) -> None:
           f" {len(ctx.unpushed)} unpushed)")
 
 
+def build(base: Path, megabytes: int, single_file: bool) -> None:
+    small_change(base)
+    big_change(base, megabytes, single_file)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=200, help="size of the big change in MB")
     parser.add_argument("--single-file", action="store_true", help="one big file instead of many 1 MB files")
     parser.add_argument("--keep", action="store_true", help="keep the repos under /tmp")
+    parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.build:
+        build(options.build, options.mb, options.single_file)
+        return 0
     base = Path(tempfile.mkdtemp(prefix="bench-inspect-", dir="/tmp"))
     try:
         print(f"building repos under {base} …", flush=True)
-        small = small_change(base)
-        big = big_change(base, options.mb, options.single_file)
+        # In a separate process: Linux counts the parent's resident set in a child's ru_maxrss
+        # (it is taken at exec time), so this launcher must stay small while it measures.
+        subprocess.run([PYTHON, __file__, "--build", str(base), "--mb", str(options.mb),
+                        *(["--single-file"] if options.single_file else [])], check=True)
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"(launcher's own peak RSS {own:.1f} MB: a floor under every child figure below)")
+        small, big = base / "small", base / "big"
         cli = [PYTHON, "-m", "handoff", "create", "--task", "x", "--dry-run"]
         report("create --dry-run, 100 KB change", run_child(cli, small))
         report("inspect() child, 100 KB change", run_child([PYTHON, "-c", INSPECT_CHILD, str(small)], small))
-        in_process_timing(small)
         what = "one file" if options.single_file else "many files"
         report(f"create --dry-run, {options.mb} MB change ({what})", run_child(cli, big))
         report(f"inspect() child, {options.mb} MB change ({what})",
                run_child([PYTHON, "-c", INSPECT_CHILD, str(big)], big))
+        in_process_timing(small)
     finally:
         if options.keep:
             print(f"kept {base}")

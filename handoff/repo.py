@@ -108,6 +108,9 @@ def strip_credentials(url: str) -> str:
     """
     match = _SCHEME_URL.match(url)
     if not match:
+        scp = _SCP_URL.match(url)
+        if scp and scp["user"] and ":" in scp["user"]:  # `user:password@host:path` is not valid scp, but strip it
+            return f"{scp['user'].split(':', 1)[0]}@{scp['host']}:{scp['path']}"
         return url  # scp-like `user@host:path` carries no password; local paths carry nothing
     scheme, rest = match["scheme"], match["rest"]
     authority, sep, tail = _split_authority(rest)
@@ -269,7 +272,10 @@ class _Layout:
 
 
 def _start_dir(path: str | os.PathLike[str] | None) -> str:
-    start = Path.cwd() if path is None else user_path(os.fspath(path))
+    try:
+        start = Path.cwd() if path is None else user_path(os.fspath(path))
+    except FileNotFoundError:
+        raise UsageError("the current directory no longer exists", "cd to your checkout") from None
     if start.is_file():
         start = start.parent
     if not start.is_dir():

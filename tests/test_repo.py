@@ -79,6 +79,7 @@ def test_parse_remote_url(url: str, host: str | None, slug: str | None):
     (f"ssh://git:{TOKEN}@host:22/a/b.git", "ssh://git@host:22/a/b.git"),
     ("ssh://git@host/a/b.git", "ssh://git@host/a/b.git"),
     ("git@github.com:acme/w.git", "git@github.com:acme/w.git"),
+    (f"git:{TOKEN}@github.com:acme/w.git", "git@github.com:acme/w.git"),
     ("https://github.com/acme/w.git", "https://github.com/acme/w.git"),
     ("/srv/git/w.git", "/srv/git/w.git"),
 ])
