@@ -17,6 +17,7 @@ except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
 from handoff import install as installer
+from handoff.config_merge import is_our_handler
 from handoff.errors import ConfigError
 from tests.helpers import Result, git, make_repo, run_cli
 
@@ -369,7 +370,7 @@ def test_without_the_cli_on_path_configs_run_this_python(world: World, monkeypat
     hooks = json.loads(next(e.after for e in plan.edits if e.path.name == "hooks.json") or "{}")
     command = hooks["hooks"]["beforeShellExecution"][0]["command"]
     assert command.endswith("-m handoff hook cursor-before-shell")
-    assert installer.is_our_handler({"command": command}), "uninstall must recognise it"
+    assert is_our_handler({"command": command}), "uninstall must recognise it"
 
 
 def test_a_key_about_to_be_written_is_refused(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -377,3 +378,38 @@ def test_a_key_about_to_be_written_is_refused(world: World, monkeypatch: pytest.
     places = installer.Places(home=world.home, root=world.project, cli=(f"/opt/{FAKE_KEY}/devin-handoff",))
     with pytest.raises(ConfigError, match="refusing"):
         installer.make_plan("cursor", "project", places=places)
+
+
+# -- config_merge units ------------------------------------------------------------------------------
+
+def test_toml_table_in_the_middle_is_removed_with_its_subtables_only(tmp_path: Path) -> None:
+    from handoff.config_merge import CODEX_COMMENT, edit_toml_table
+
+    kept_head = 'model = "o3"\n\n'
+    kept_tail = '# next\n[features]\nx = true\n'
+    ours = (f'{CODEX_COMMENT}\n[mcp_servers."devin_handoff"]  # a comment\ncommand = "a"\n\n'
+            '[mcp_servers.devin_handoff.env]\nA = "1"\n\n')
+    text = kept_head + ours + kept_tail
+    assert edit_toml_table(tmp_path / "c.toml", text, ("mcp_servers", "devin_handoff"), None) == kept_head + kept_tail
+    assert edit_toml_table(tmp_path / "c.toml", kept_head + kept_tail, ("mcp_servers", "devin_handoff"),
+                           None) == kept_head + kept_tail
+
+
+def test_claude_hooks_already_installed_elsewhere_in_the_list_are_left_alone(tmp_path: Path) -> None:
+    from handoff.config_merge import edit_json, merge_claude_hooks
+
+    ours = json.loads(shipped("hooks", "hooks.json"))["hooks"]
+    user_group = {"matcher": "Bash", "hooks": [{"type": "command", "command": "mine"}]}
+    text = json.dumps({"hooks": {**ours, "PreToolUse": [*ours["PreToolUse"], user_group]}})
+    path = tmp_path / "settings.json"
+    assert edit_json(path, text, merge_claude_hooks(path, ours)) == text
+    removed = json.loads(edit_json(path, text, merge_claude_hooks(path, ours, remove=True)) or "{}")
+    assert removed == {"hooks": {"PreToolUse": [user_group]}}
+
+
+def test_project_scope_outside_a_repo_says_where_files_go(world: World, tmp_path: Path) -> None:
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    result = world.run("install", "cursor", cwd=outside)
+    assert result.code == 0 and "not in a git repository" in result.stderr
+    assert (outside / ".cursor" / "mcp.json").is_file()

@@ -239,7 +239,8 @@ def test_codex_mcp_config_forwards_env_vars_only() -> None:
 
 
 def test_codex_toml_table_written_by_install_parses() -> None:
-    from handoff.install import CODEX_TABLE, render_toml_table
+    from handoff.config_merge import render_toml_table
+    from handoff.install import CODEX_TABLE
 
     entry = dict(load(INTEGRATIONS / "codex" / ".mcp.json")["mcpServers"]["devin_handoff"])
     entry.pop("type")
