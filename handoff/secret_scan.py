@@ -23,10 +23,12 @@ import os
 import re
 import sys
 import types
+import urllib.parse
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from typing import Any
 
 PRIVATE_KEY = "Private Key"
@@ -57,7 +59,8 @@ PLUGINS: tuple[PluginSpec, ...] = (
     PluginSpec("BasicAuthDetector", "basic_auth", r"://[^\s/?#@]+@", "vendor"),
     PluginSpec("CloudantDetector", "cloudant",
                r"(?i:cl(?:ou(?:dant)?)?[-_]?(?:api)?(?:key|pw|pass|token)|cloudant)", "vendor"),
-    PluginSpec("DiscordBotTokenDetector", "discord", r"[MNO][a-zA-Z\d_-]{23,25}\.[a-zA-Z\d_-]{6}\.", "vendor"),
+    PluginSpec("DiscordBotTokenDetector", "discord",
+               r"[MNO][a-zA-Z\d_-]{23,25}\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}", "vendor"),
     PluginSpec("GitHubTokenDetector", "github_token", r"gh[pousr]_", "vendor"),
     PluginSpec("GitLabTokenDetector", "gitlab_token",
                r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-|GR1348941", "vendor"),
@@ -89,20 +92,38 @@ PLUGINS: tuple[PluginSpec, ...] = (
 
 _TRIGGERS = tuple((spec, re.compile(spec.trigger)) for spec in PLUGINS)
 
-# Coarse scan over the whole text: together these match wherever any trigger matches. Each one
-# starts with a literal, so `re` finds it with a fast substring search.
-_CASED_NEEDLES = tuple(re.compile(p) for p in (
-    r"AKC[a-zA-Z0-9]{10}", r"AP[\dABCDEF][a-zA-Z0-9]{8}", "A3T", "ABIA", "ACCA", "AKIA", "ASIA",
-    "AccountKey=", r"://[^\s/?#@]+@", r"\.[a-zA-Z\d_-]{6}\.", r"gh[pousr]_", "GR1348941", "eyJ", r"-us\d",
-    "_authToken=", "T3BlbkFJ", "PRIVATE KEY", "PuTTY-User-Key-File-2", "pypi-AgE", r"SG\.", "sq0csp-",
-    "k_live_", r":[\w-]{35}", r"AC[a-z0-9]{32}", r"SK[a-z0-9]{32}",
-    f"\"[{_B64}]{{23,}}\"", f"'[{_B64}]{{23,}}'", r"\"[0-9a-fA-F]{9,}\"", r"'[0-9a-fA-F]{9,}'",
-))
-# Searched in the case-folded text (every case-insensitive trigger contains one of these).
-_FOLDED_NEEDLES = tuple(re.compile(p) for p in (
-    "key", "pw", "pass", "token", "secret", "contrase", "aws", "cloudant", "softlayer", r"xox[abposr]-",
-    r"hooks\.slack\.com", r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-",
-))
+# Coarse scan over the whole text: needle -> the plugins it stands for. For each plugin, wherever its
+# trigger matches, one of its needles matches too. Each needle starts with a literal, so `re` finds
+# it with a fast substring search instead of trying a big alternation at every position.
+_AWS, _ENTROPY_B64, _ENTROPY_HEX, _KEYWORD = "AWSKeyDetector", "Base64HighEntropyString", "HexHighEntropyString", \
+    "KeywordDetector"
+_ASSIGNED = ("KeywordDetector", "IbmCloudIamDetector", "CloudantDetector", "SoftlayerDetector")
+_CASED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
+    (re.compile(pattern), frozenset(names)) for pattern, names in (
+        (r"AKC[a-zA-Z0-9]{10}", ["ArtifactoryDetector"]), (r"AP[\dABCDEF][a-zA-Z0-9]{8}", ["ArtifactoryDetector"]),
+        ("A3T", [_AWS]), ("ABIA", [_AWS]), ("ACCA", [_AWS]), ("AKIA", [_AWS]), ("ASIA", [_AWS]),
+        ("AccountKey=", ["AzureStorageKeyDetector"]), (r"://[^\s/?#@]+@", ["BasicAuthDetector"]),
+        (r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}", ["DiscordBotTokenDetector"]),
+        (r"gh[pousr]_", ["GitHubTokenDetector"]), ("GR1348941", ["GitLabTokenDetector"]),
+        (r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-", ["GitLabTokenDetector"]),
+        ("eyJ", ["JwtTokenDetector"]), (r"-us\d", ["MailchimpDetector"]), ("_authToken=", ["NpmDetector"]),
+        ("T3BlbkFJ", ["OpenAIDetector"]), ("PRIVATE KEY", ["PrivateKeyDetector"]),
+        ("PuTTY-User-Key-File-2", ["PrivateKeyDetector"]), ("pypi-AgE", ["PypiTokenDetector"]),
+        (r"SG\.", ["SendGridDetector"]), ("sq0csp-", ["SquareOAuthDetector"]), ("k_live_", ["StripeDetector"]),
+        (r":[\w-]{35}", ["TelegramBotTokenDetector"]), (r"AC[a-z0-9]{32}", ["TwilioKeyDetector"]),
+        (r"SK[a-z0-9]{32}", ["TwilioKeyDetector"]),
+        (f"\"[{_B64}]{{23,}}\"", [_ENTROPY_B64]), (f"'[{_B64}]{{23,}}'", [_ENTROPY_B64]),
+        (r"\"[0-9a-fA-F]{9,}\"", [_ENTROPY_HEX]), (r"'[0-9a-fA-F]{9,}'", [_ENTROPY_HEX]),
+    ))
+# Searched in the case-folded text: every case-insensitive trigger contains one of these.
+_FOLDED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
+    (re.compile(pattern), frozenset(names)) for pattern, names in (
+        ("key", [*_ASSIGNED, "IbmCosHmacDetector"]), ("pw", _ASSIGNED), ("pass", _ASSIGNED),
+        ("token", _ASSIGNED[1:]), ("secret", [_KEYWORD, "IbmCosHmacDetector"]), ("contrase", [_KEYWORD]),
+        ("aws", [_AWS]), ("cloudant", ["CloudantDetector"]), ("softlayer", ["SoftlayerDetector"]),
+        (r"xox[abposr]-", ["SlackDetector"]), (r"hooks\.slack\.com", ["SlackDetector"]),
+    ))
+ALL_PLUGINS = frozenset(spec.name for spec in PLUGINS)
 # Characters that `re.IGNORECASE` equates with an ASCII letter but `str.lower()` does not.
 _FOLD_ODD = re.compile("[\u0130\u0131\u017f\u212a]")
 _FOLD_MAP = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
@@ -115,21 +136,24 @@ def _fold(text: str) -> str:
     return text.lower()
 
 
-def candidate_lines(text: str, lines: list[str] | None = None) -> set[int]:
-    """0-based indices of the lines of `text` (split on "\\n") that some plugin could flag."""
+def candidate_lines(text: str, lines: list[str] | None = None) -> dict[int, set[str]]:
+    """0-based indices of the lines of `text` (split on "\\n") that some plugin could flag -> those plugins."""
     if lines is None:
         lines = text.split("\n")
     starts = [0, *accumulate(len(line) + 1 for line in lines)]
-    found: set[int] = set()
+    found: dict[int, set[str]] = {}
     for haystack, needles in ((text, _CASED_NEEDLES), (_fold(text), _FOLDED_NEEDLES)):
-        for needle in needles:
-            last_end = -1
-            for match in needle.finditer(haystack):
-                if match.start() < last_end:
-                    continue
+        for needle, names in needles:
+            search = needle.search
+            match = search(haystack)
+            while match:
                 index = bisect.bisect_right(starts, match.start()) - 1
-                found.add(index)
-                last_end = starts[index + 1]     # one hit per line is enough
+                known = found.get(index)
+                if known is None:
+                    found[index] = set(names)
+                else:
+                    known |= names
+                match = search(haystack, starts[index + 1])      # one hit per line is enough
     return found
 
 
@@ -179,12 +203,14 @@ TEXT_PROFILE = FileProfile()
 _LONG_LINE = 1000     # longer lines are minified or generated code: high-entropy plugins skip them
 
 
-def plugins_for_line(line: str, profile: FileProfile = TEXT_PROFILE) -> tuple[PluginSpec, ...]:
-    """The plugins whose trigger matches `line` (the ones worth running on it)."""
+def plugins_for_line(line: str, profile: FileProfile = TEXT_PROFILE,
+                     names: frozenset[str] | set[str] = ALL_PLUGINS) -> tuple[PluginSpec, ...]:
+    """The plugins among `names` whose trigger matches `line` (the ones worth running on it)."""
     entropy = profile.entropy and len(line) <= _LONG_LINE
     return tuple(
         spec for spec, trigger in _TRIGGERS
-        if (entropy or spec.family != "entropy")
+        if spec.name in names
+        and (entropy or spec.family != "entropy")
         and (profile.keyword or spec.family == "vendor")
         and trigger.search(line)
     )
@@ -193,8 +219,10 @@ def plugins_for_line(line: str, profile: FileProfile = TEXT_PROFILE) -> tuple[Pl
 def is_candidate(line: str, path: str = "") -> bool:
     """True when the pre-filter lets `line` through to at least one plugin."""
     profile = profile_for(path) if path else TEXT_PROFILE
-    line = dotenv_quote(line) if profile.dotenv else line
-    return bool(candidate_lines(line)) and bool(plugins_for_line(line, profile))
+    if profile.dotenv:
+        return bool(plugins_for_line(dotenv_quote(line), profile))
+    names = candidate_lines(line).get(0)
+    return bool(names) and bool(plugins_for_line(line, profile, names))
 
 
 _DOTENV = re.compile(r"^(\s*(?:export\s+)?[A-Za-z_][\w.-]*\s*=\s*)([^\s'\"#][^\s#]*)(.*)$")
@@ -277,16 +305,24 @@ _SRI = re.compile(r"^sha(?:1|256|384|512)-")
 _BINARY_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"\x1f\x8b", b"PK\x03\x04", b"BM", b"RIFF",
                  b"\x00\x00\x01\x00", b"wOF", b"OTTO", b"\x00\x01\x00\x00", b"<svg", b"<?xml", b"\x7fELF")
 _PLACEHOLDERS = re.compile(
-    r"^(?:x+|\*+|\.+|-+|_+|#+|changeme|change_me|example|sample|placeholder|dummy|redacted|none|null|nil"
-    r"|true|false|undefined|todo|tbd|secret|password|passwd|pwd|<[^>]*>|\{\{.*\}\}|%\(\w+\)s"
-    r"|(?:your|my|the)[-_ ]?\w*)$",
+    r"^(?:x+|\*+|\.+|-+|_+|#+|none|null|nil|true|false|undefined|todo|tbd|<[^>]*>|\{\{.*\}\}|%\(\w+\)s"
+    r"|(?:your|my|the|some)[-_ ]?[\w-]*"
+    # default credentials of local services (docker-compose, CI services, .env.example)
+    r"|postgres|postgresql|mysql|mariadb|root|admin|guest|user|test|dev|local|default|pass|secret|password"
+    r"|passwd|pwd|demo|docker|app|minioadmin|rabbitmq|redis|mongo|sa|foo|bar|baz|qux|quux|value"
+    r"|.*(?:changeme|change_me|change-me|example|placeholder|dummy|sample|redacted|replace[-_]?me|[-_]here|xxxx).*)$",
     re.IGNORECASE)
+_LOCAL_HOSTS = re.compile(
+    r"^(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[?::1\]?|host\.docker\.internal|[\w-]+\.(?:local|test|example|invalid)"
+    r"|(?:[\w-]+\.)*example\.(?:com|org|net))$", re.IGNORECASE)
 # `secret_name = "…"`, `passwordField: …`: the value names or points to a secret, it is not one.
 _REFERENCE_NAME = re.compile(
     r"(?:name|names|ref|id|ids|type|types|kind|path|file|filename|field|env|var|label|prompt|length|len|policy"
     r"|manager|provider|store|hint|regex|pattern|mode|version|count|min|max|enabled|required|format|header"
     r"|url|uri|arn|location|source|class|message|msg|text|title|placeholder|description|help|error)$",
     re.IGNORECASE)
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z_.-]*$")
+_KEYWORD_IN_NAME = re.compile(r"key|pass|pwd|secret|token", re.IGNORECASE)
 _NAME_BEFORE_VALUE = re.compile(r"([A-Za-z][\w.-]*)[\"'\]]*\s*(?:[:=!]=?=?|=>|:=|\()\s*[@\"'`]*$")
 # Their regexes capture only the token's prefix ("ghp"), or an optional part: take the whole match.
 _WHOLE_MATCH_PLUGINS = frozenset({"GitHubTokenDetector", "GitLabTokenDetector"})
@@ -337,8 +373,10 @@ PRIVATE_KEY_BEGIN = re.compile(r"BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?")
 def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bool:
     heuristic = _heuristics()
     if heuristic.is_sequential_string(value) or heuristic.is_templated_secret(value) \
-            or heuristic.is_not_alphanumeric_string(value):
+            or heuristic.is_not_alphanumeric_string(value) or _is_filler(value):
         return True
+    if spec.name == "BasicAuthDetector":
+        return _is_local_or_default_login(value, line)
     if spec.family == "vendor":
         return False
     if (heuristic.is_potential_uuid(value) or heuristic.is_likely_id_string(value, line)
@@ -349,10 +387,30 @@ def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bo
     return _is_entropy_false_positive(spec, value, line)
 
 
+def _is_local_or_default_login(password: str, line: str) -> bool:
+    """`postgres://app:app@db`, `amqp://guest:guest@localhost`: development defaults, not secrets."""
+    if _PLACEHOLDERS.match(password) or password.startswith(("$", "{", "<", "%")) \
+            or " " in urllib.parse.unquote(password):
+        return True
+    for match in re.finditer(r"://([^:/@\s]*):" + re.escape(password) + r"@([\w.-]+|\[[^\]]*\])", line):
+        if match.group(1) == password or _LOCAL_HOSTS.match(match.group(2)):
+            return True
+    return False
+
+
+def _is_filler(value: str) -> bool:
+    """`ACxxxxxxxxxxxxxxxx`, `AKIA0000000000000000`: one character makes up half the value."""
+    return len(value) >= 8 and Counter(value).most_common(1)[0][1] * 2 > len(value)
+
+
 def _is_keyword_false_positive(value: str, line: str) -> bool:
     value = value.strip()
     if any(ch.isspace() for ch in value):          # prose: "Enter your password"
         return True
+    if value.endswith(("_", "-", "/", ":", ".")):
+        return True                                 # the prefix of a concatenation: "apk_user_" + …
+    if _IDENTIFIER.match(value) and _KEYWORD_IN_NAME.search(value):
+        return True                                 # a name: "challengePassword", "db_secret_arn"
     if _PLACEHOLDERS.match(value) or value.startswith(("${", "{{", "%(", "os.environ", "process.env", "ENV[")):
         return True
     position = line.find(value)
@@ -363,7 +421,9 @@ def _is_keyword_false_positive(value: str, line: str) -> bool:
 def _is_entropy_false_positive(spec: PluginSpec, value: str, line: str) -> bool:
     if _SRI.match(value) or "integrity" in line:
         return True           # subresource-integrity / lock-file hashes
-    credential_context = bool(_CREDENTIAL_WORDS.search(line))
+    if _is_ordered(value):
+        return True           # an alphabet or option list: "ABC…xyz0123456789-_", "46abcefl…BCDM"
+    credential_context = bool(_CREDENTIAL_WORDS.search(line.replace(value, " ")))
     if not credential_context and _heuristics().is_indirect_reference(line):
         return True           # `x = f("…")`: detect-secrets' indirect-reference heuristic
     if spec.name == "HexHighEntropyString":
@@ -372,6 +432,11 @@ def _is_entropy_false_positive(spec: PluginSpec, value: str, line: str) -> bool:
     if credential_context:
         return False
     return len(value) >= 200 or _decodes_to_fixture(value)
+
+
+def _is_ordered(value: str) -> bool:
+    rising = sum(1 for left, right in pairwise(value) if right > left)
+    return rising >= 0.9 * (len(value) - 1)
 
 
 def _decodes_to_fixture(value: str) -> bool:

@@ -216,6 +216,8 @@ _KEY_INLINE = re.compile(
     r"|PuTTY-User-Key-File-\d.*")
 _KEY_END = re.compile(r"END[A-Z0-9 ]* PRIVATE KEY|^Private-MAC:")
 # What the lines of a key block look like: base64 rows, `Header: value` rows (Proc-Type, PuTTY), blanks.
+_HEADER_IN_QUOTES = re.compile(r"-*\s*[\"']")
+_KEY_MATERIAL = re.compile(r"[A-Za-z0-9+/]{16,}")
 _KEY_BODY = re.compile(r"^\s*[\"']?(?:[A-Za-z0-9+/=]{4,}|[A-Za-z][\w-]*: .*|)\s*[\"']?[,;+]?\s*(?:\\n)?[\"']?\s*$")
 
 
@@ -231,14 +233,15 @@ class _Scan:
         self.key_lines: dict[int, int] = {}     # line index -> prefix length, for key-block bodies
 
     def scan_line(self, index: int, text: str, path: str, profile: scan.FileProfile,
-                  source: str, number: int, skip: int) -> None:
+                  source: str, number: int, skip: int, plugins: frozenset[str] | set[str]) -> None:
         if self.baseline.excludes_line(text):
             return
-        seen = scan.dotenv_quote(text) if profile.dotenv else text
-        specs = scan.plugins_for_line(seen, profile)
+        if profile.dotenv:
+            text, plugins = scan.dotenv_quote(text), scan.ALL_PLUGINS
+        specs = scan.plugins_for_line(text, profile, plugins)
         if not specs:
             return
-        hits = scan.scan_line(seen, path, profile, specs)
+        hits = scan.scan_line(text, path, profile, specs)
         if not hits:
             return
         pragma = bool(_PRAGMA.search(text)) or self._nextline_pragma(index)
@@ -247,12 +250,14 @@ class _Scan:
                     self.baseline.allows(path, value) for value in hit.hashed_values):
                 self.allowed += 1
                 continue
-            self.edits.append(_Edit(index, hit.value, hit.kind, skip))
             if hit.kind == scan.PRIVATE_KEY:
-                body = self._key_block(index, skip)
+                body = self._key_block(index, hit.value)
+                if body is None:
+                    continue
                 preview = f"key block ({body + 1} lines)"
             else:
                 preview = mask(hit.value)
+            self.edits.append(_Edit(index, hit.value, hit.kind, skip))
             self.findings.append(Finding(source=source, line=number, kind=hit.kind, preview=preview))
 
     def _nextline_pragma(self, index: int) -> bool:
@@ -262,21 +267,32 @@ class _Scan:
     def _previous_line(self, index: int) -> str | None:
         return self.lines[index - 1] if index > 0 else None
 
-    def _key_block(self, index: int, skip: int) -> int:
-        """Mark the body of a private key that starts on `index`; return how many lines it has."""
+    def _key_block(self, index: int, header: str) -> int | None:
+        """Mark the body of a private key that starts on `index`; return how many lines it has.
+
+        None when the header is only a string in code (`b"-----BEGIN … PRIVATE KEY-----"` followed
+        by its closing quote, and no key material on the next lines): parsers, not keys.
+        """
         line = self.lines[index]
-        begin = scan.PRIVATE_KEY_BEGIN.search(line) or re.search("PuTTY-User-Key-File", line)
-        if begin and _KEY_END.search(line, begin.end()):
+        begin = line.find(header)
+        end_of_header = begin + len(header) if begin >= 0 else len(line)
+        if _KEY_END.search(line, end_of_header):
             return 0       # the whole key is on this line (e.g. a JSON string with \n escapes)
-        count = 0
+        quoted = bool(_HEADER_IN_QUOTES.match(line, end_of_header))
+        count, material = 0, False
+        pending: dict[int, int] = {}
         for body_index, prefix in self._following_lines(index):
             body = self.lines[body_index][prefix:].rstrip("\r")
             if not _KEY_BODY.match(body) and not _KEY_END.search(body):
                 break
-            self.key_lines[body_index] = prefix
+            pending[body_index] = prefix
             count += 1
+            material = material or bool(_KEY_MATERIAL.search(body))
             if _KEY_END.search(body):
                 break
+        if quoted and not material:
+            return None
+        self.key_lines.update(pending)
         return count
 
     def _following_lines(self, index: int):  # type: ignore[no-untyped-def]
@@ -317,8 +333,8 @@ class _TextScan(_Scan):
     def __init__(self, key: str, text: str, baseline: Baseline) -> None:
         lines = text.split("\n")
         super().__init__(lines, baseline)
-        for index in sorted(scan.candidate_lines(text, lines)):
-            self.scan_line(index, lines[index].rstrip("\r"), key, scan.TEXT_PROFILE, key, index + 1, 0)
+        for index, plugins in sorted(scan.candidate_lines(text, lines).items()):
+            self.scan_line(index, lines[index].rstrip("\r"), key, scan.TEXT_PROFILE, key, index + 1, 0, plugins)
 
     def redacted(self) -> str:
         return "\n".join(self.redacted_lines())
@@ -409,6 +425,7 @@ class _Pending:
     section: _Section
     side: str        # "+", "-", " " or "h" (header)
     number: int
+    plugins: frozenset[str] | set[str]   # the plugins the pre-filter let this line through to
 
 
 class _PatchScan(_Scan):
@@ -419,21 +436,32 @@ class _PatchScan(_Scan):
         super().__init__(lines, baseline)
         self.sections: list[_Section] = []
         self.sensitive_sections: list[_Section] = []
-        candidates = scan.candidate_lines(patch, lines) if patch else set()
+        candidates = scan.candidate_lines(patch, lines) if patch else {}
         pending = self._walk(candidates)
         self._scan_pending(pending)
         self._flag_sensitive_files()
 
     # -- structure ------------------------------------------------------------------------------
 
-    def _walk(self, candidates: set[int]) -> list[_Pending]:
+    def _walk(self, candidates: dict[int, set[str]]) -> list[_Pending]:
         pending: list[_Pending] = []
         section: _Section | None = None
         old_no = new_no = old_left = new_left = combined = 0
         in_hunk = every_line = False
         for index, raw in enumerate(self.lines):
             if in_hunk:
-                side = self._hunk_side(raw, combined, old_left, new_left)
+                first = raw[:1]
+                # Inline for the common case: this loop runs once per line of the patch.
+                if combined:
+                    side = self._combined_side(raw, combined)
+                elif first == "+" and new_left > 0:
+                    side = "+"
+                elif first == "-" and old_left > 0:
+                    side = "-"
+                elif (first == " " or not raw) and old_left > 0 and new_left > 0:
+                    side = " "
+                else:
+                    side = "\\" if first == "\\" else None
                 if side is not None:
                     if side == "\\":
                         continue
@@ -443,11 +471,11 @@ class _PatchScan(_Scan):
                     if side != "-":
                         new_no += 1
                         new_left -= 1
-                    assert section is not None
-                    if section.first_number == 0:
+                    if not section.first_number:
                         section.first_number = old_no if side == "-" else new_no
-                    if index in candidates or every_line:
-                        pending.append(_Pending(index, section, side, old_no if side == "-" else new_no))
+                    if every_line or index in candidates:
+                        names = scan.ALL_PLUGINS if every_line else candidates[index]
+                        pending.append(_Pending(index, section, side, old_no if side == "-" else new_no, names))
                     if not combined and old_left <= 0 and new_left <= 0:
                         in_hunk = False
                     continue
@@ -490,29 +518,18 @@ class _PatchScan(_Scan):
             else:
                 self._header(section, raw, index)
             if index in candidates:
-                pending.append(_Pending(index, section, "h", 0))
+                pending.append(_Pending(index, section, "h", 0, candidates[index]))
         if section is not None:
             section.end = len(self.lines)
         return pending
 
     @staticmethod
-    def _hunk_side(raw: str, combined: int, old_left: int, new_left: int) -> str | None:
-        """'+', '-', ' ' or '\\' for a line inside a hunk; None when the hunk is over."""
-        if combined:
-            prefix = raw[:combined]
-            if len(prefix) < combined or prefix.strip("+- "):
-                return "\\" if raw.startswith("\\") else None
-            return "-" if "-" in prefix else "+" if "+" in prefix else " "
-        first = raw[:1]
-        if first == "\\":
-            return "\\"
-        if first == "+" and new_left > 0:
-            return "+"
-        if first == "-" and old_left > 0:
-            return "-"
-        if first in (" ", "") and old_left > 0 and new_left > 0:
-            return " "
-        return None
+    def _combined_side(raw: str, parents: int) -> str | None:
+        """'+', '-', ' ' or '\\' for a line of a combined (merge) diff hunk; None when the hunk is over."""
+        prefix = raw[:parents]
+        if len(prefix) < parents or prefix.strip("+- "):
+            return "\\" if raw.startswith("\\") else None
+        return "-" if "-" in prefix else "+" if "+" in prefix else " "
 
     @staticmethod
     def _header(section: _Section, raw: str, index: int) -> None:
@@ -545,7 +562,7 @@ class _PatchScan(_Scan):
             skip = 0 if side == "h" else 1
             text = self.lines[item.index][skip:].rstrip("\r")
             profile = scan.profile_for(path) if side != "h" else scan.TEXT_PROFILE
-            self.scan_line(item.index, text, path, profile, path, item.number, skip)
+            self.scan_line(item.index, text, path, profile, path, item.number, skip, item.plugins)
 
     def _previous_line(self, index: int) -> str | None:
         """The line before `index` in the same file version (new for +/context, old for -)."""
