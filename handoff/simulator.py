@@ -394,7 +394,8 @@ class Simulator:
 
     @property
     def sessions(self) -> dict[str, dict[str, Any]]:
-        """Snapshots by devin id, brought up to date: prompt, tags, body, state, messages, archived…"""
+        """Snapshots by devin id, brought up to date: prompt, tags, body, state, status, status_detail (v3),
+        archived, pull_requests, messages ({event_id, source, type, message (alias text), at})."""
         now = time.monotonic()
         with self._lock:
             for session in self._sessions.values():
@@ -415,7 +416,7 @@ class Simulator:
             "body": json.loads(json.dumps(s.body)), "state": s.state, "status": status,
             "status_detail": detail, "archived": s.archived,
             "pull_requests": [dict(p) for p in s.pull_requests],
-            "messages": [dict(m) for m in s.messages], "created": s.created,
+            "messages": [{**m, "text": m["message"]} for m in s.messages], "created": s.created,
         }
 
     # -- time ---------------------------------------------------------------------------------------
@@ -478,7 +479,7 @@ class Simulator:
         s.state = "resuming" if s.state in ("suspended", "expired") else "working"
         if s.awaiting_reply:
             s.awaiting_reply = False
-            plan = _work_plan(s.script.messages[1:], s.script.end, 1, s.script.pr)
+            plan = _work_plan(s.script.messages[1:], s.script.end, 2, s.script.pr)  # >= 1 working step
         else:
             plan = _work_plan((FOLLOW_UP_MESSAGE,), "finished", 1, False)
         s.pending.clear()
@@ -556,30 +557,41 @@ class Simulator:
                 "auth_kind": self._auth_kind(request.key), "call": request.call,
                 "fault": fault.kind if fault else None, "at": time.monotonic(),
             })
-        kind = fault.kind if fault else None
-        if fault is not None and kind == "drop_before":
-            return self._drop(handler)
-        if fault is not None and kind == "slow":
-            self._stopping.wait(float(fault.opts.get("seconds", 2.0)))
-        if kind == "html":
-            return self._send(handler, _Reply(502, content_type="text/html; charset=utf-8", raw=_HTML_502))
-        early_status = fault is not None and kind in STATUS_FAULTS and not fault.opts.get("after")
-        if fault is not None and early_status:
-            return self._send(handler, self._fault_reply(request, fault))
+        if fault is not None and self._fail_early(handler, request, fault):
+            return
         with self._lock:
             reply = self._process(request)
-        if kind == "drop":
-            return self._drop(handler)
-        if kind == "bad_json":
-            reply = _Reply(200, raw=_BROKEN_JSON)
-        elif fault is not None and kind in STATUS_FAULTS:
-            reply = self._fault_reply(request, fault)  # after=True: the call happened, the answer is an error
+        if fault is not None:
+            if fault.kind == "drop":
+                return self._drop(handler)
+            if fault.kind == "bad_json":
+                reply = _Reply(200, raw=_BROKEN_JSON)
+            elif fault.kind in STATUS_FAULTS:  # after=True: the call happened, the answer is an error
+                reply = self._fault_reply(request, fault)
         self._send(handler, reply)
+
+    def _fail_early(self, handler: BaseHTTPRequestHandler, request: _Request, fault: _Fault) -> bool:
+        """Faults that strike before the call is done; True when they already answered (or hung up)."""
+        if fault.kind == "slow":
+            self._stopping.wait(float(fault.opts.get("seconds", 2.0)))  # stop() cuts the wait short
+            return False
+        if fault.kind == "drop_before":
+            self._drop(handler)
+        elif fault.kind == "html":
+            self._send(handler, _Reply(502, content_type="text/html; charset=utf-8", raw=_HTML_502))
+        elif fault.kind in STATUS_FAULTS and not fault.opts.get("after"):
+            self._send(handler, self._fault_reply(request, fault))
+        else:
+            return False
+        return True
 
     @staticmethod
     def _read(handler: BaseHTTPRequestHandler) -> _Request:
         url = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
+        try:
+            length = int(handler.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
         raw = handler.rfile.read(length) if length > 0 else b""
         body: Any = None
         invalid = False

@@ -134,7 +134,9 @@ def test_v3_create_get_list_by_tag_and_self(sim: Simulator) -> None:
 
         me = get_self(sim).json()
         assert me["principal_type"] == "service_user" and me["org_id"] == ORG and me["service_user_id"]
-    assert sim.sessions[sid]["body"]["repos"] == ["octo/repo"]
+    snapshot = sim.sessions[sid]
+    assert snapshot["body"]["repos"] == ["octo/repo"] and snapshot["tags"] == ["handoff", "handoff-abc"]
+    assert snapshot["messages"][0]["text"] == snapshot["messages"][0]["message"] == "Fix it"
 
 
 def test_v3_session_progresses_to_finished_with_messages_and_pr(sim: Simulator) -> None:
