@@ -92,6 +92,12 @@ def _show_dry_run(prepared: PreparedHandoff, out: Output) -> None:
     if out.json_mode:
         out.json(prepared.request.body, mask=False)
         return
+    show_summary(prepared, out)
+    out.say("dry run: nothing was sent (add --json to print the exact request body)", "dim")
+
+
+def show_summary(prepared: PreparedHandoff, out: Output) -> None:
+    """What a handoff carries, for a person: repo, base, files, size, title, tags, secrets."""
     for line in repo_summary_lines(prepared.repo):
         out.say(line)
     request = prepared.request
@@ -101,7 +107,6 @@ def _show_dry_run(prepared: PreparedHandoff, out: Output) -> None:
     report = prepared.gate.report
     out.say(f"secrets:  none found in {report.scanned_bytes} bytes" if not report.findings
             else f"secrets:  {len(report.findings)} redacted")
-    out.say("dry run: nothing was sent (add --json to print the exact request body)", "dim")
 
 
 def _journal_meta(prepared: PreparedHandoff) -> dict[str, Any]:
@@ -154,7 +159,7 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
     if dry_run:
         _show_dry_run(prepared, out)
         return 0
-    return _launch(prepared, settings, out, detach=detach, interval=interval, archive=archive)
+    return launch_prepared(prepared, settings, out, detach=detach, interval=interval, archive=archive)
 
 
 def _push_first(options: HandoffOptions, out: Output) -> None:
@@ -167,8 +172,9 @@ def _push_first(options: HandoffOptions, out: Output) -> None:
     repo_inspector.push_branch(context)
 
 
-def _launch(prepared: PreparedHandoff, settings: Settings, out: Output, *, detach: bool, interval: float,
-            archive: bool) -> int:
+def launch_prepared(prepared: PreparedHandoff, settings: Settings, out: Output, *, detach: bool, interval: float,
+                    archive: bool) -> int:
+    """Post a gated handoff, announce the session, then follow it unless `detach`."""
     from handoff import launch
 
     client, session = launch.create_session(prepared.request, settings, _journal_meta(prepared))
