@@ -1,0 +1,367 @@
+"""The secret gate: recall on planted secrets, no blocks on ordinary diffs, allowlists, redaction, odd input.
+
+Every key-shaped value lives in tests/corpus (fake, generated, real-shaped); this file only reads them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from dataclasses import astuple
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from handoff import secret_scan as scan
+from handoff.errors import ConfigError
+from handoff.secrets import SENSITIVE_FILE, Finding, gate, is_sensitive_path, mask
+
+CORPUS = Path(__file__).parent / "corpus"
+PLANTED = CORPUS / "planted"
+BENIGN = CORPUS / "benign"
+CASES = json.loads((PLANTED / "cases.json").read_text(encoding="utf-8"))
+
+
+def _read(path: Path) -> str:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return handle.read()
+
+
+def _load(case: dict) -> tuple[str, dict[str, str]]:
+    patch = _read(PLANTED / case["patch"]) if "patch" in case else ""
+    texts = {key: _read(PLANTED / name) for key, name in case.get("texts", {}).items()}
+    return patch, texts
+
+
+def _value(case_name: str, index: int = 0) -> str:
+    return next(case for case in CASES if case["name"] == case_name)["values"][index]
+
+
+def _new_file(path: str, *lines: str) -> str:
+    body = "".join(f"+{line}\n" for line in lines)
+    return (f"diff --git a/{path} b/{path}\nnew file mode 100644\nindex 0000000..1111111\n"
+            f"--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{len(lines)} @@\n{body}")
+
+
+_KEY_BODY_ROW = re.compile(r"^[+ -]?\s*[A-Za-z0-9+/=]+\r?$")
+
+
+def _assert_value_hidden(report: object, values: list[str]) -> None:
+    shown = repr(report)
+    fields = [str(part) for finding in report.findings for part in astuple(finding)]  # type: ignore[attr-defined]
+    for value in values:
+        assert value not in shown
+        assert not any(value in part for part in fields)
+
+
+# ---------------------------------------------------------------------------------------------
+# Recall
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_planted_secret_is_caught_with_file_line_and_type(case: dict) -> None:
+    patch, texts = _load(case)
+    result = gate(patch, texts, repo_root=None)
+    found = {(f.source, f.line, f.kind) for f in result.report.findings}
+    assert found == {tuple(expected) for expected in case["expect"]}
+    assert result.report.blocked
+    assert result.patch == patch and result.texts == texts
+    _assert_value_hidden(result.report, case["values"])
+
+
+def test_every_detect_secrets_plugin_is_exercised_by_the_corpus() -> None:
+    kinds = {kind for case in CASES for _source, _line, kind in case["expect"]}
+    expected = {
+        "AWS Access Key", "Azure Storage Account access key", "Basic Auth Credentials", "Cloudant Credentials",
+        "Discord Bot Token", "GitHub Token", "GitLab Token", "IBM Cloud IAM Key", "IBM COS HMAC Credentials",
+        "JSON Web Token", "Secret Keyword", "Mailchimp Access Key", "NPM tokens", "OpenAI Token", "PyPI Token",
+        "SendGrid API Key", "Slack Token", "SoftLayer Credentials", "Square OAuth Secret", "Stripe Access Key",
+        "Telegram Bot Token", "Twilio API Key", "Private Key", "Artifactory Credentials",
+        "Base64 High Entropy String", "Hex High Entropy String", SENSITIVE_FILE,
+    }
+    assert expected <= kinds
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_prefilter_marks_every_planted_line_as_a_candidate(case: dict) -> None:
+    patch, texts = _load(case)
+    paths = {source for source, _line, kind in case["expect"] if kind != SENSITIVE_FILE}
+    markers = [*case["values"], "PRIVATE KEY", "PuTTY-User-Key-File"]
+    checked = 0
+    for key, text in [("patch", patch), *texts.items()]:
+        for raw in text.split("\n"):
+            if not any(marker in raw for marker in markers) or raw.startswith(("+++", "---", "diff ")):
+                continue
+            if _KEY_BODY_ROW.match(raw):
+                continue     # a key's body: found through its BEGIN line, redacted with it
+            line = raw[1:] if key == "patch" else raw
+            candidate_paths = paths if key == "patch" else {key}
+            assert any(scan.is_candidate(line.rstrip("\r"), path) for path in candidate_paths), (key, line[:30])
+            checked += 1
+    assert checked or not case["values"]
+
+
+def test_prefilter_loses_nothing_against_every_plugin_on_every_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate with the pre-filter finds exactly what running every plugin on every line finds."""
+    inputs = [_load(case) for case in CASES]
+    inputs += [(_read(path), {}) for path in sorted(BENIGN.glob("*.diff"))]
+    with_prefilter = [gate(patch, texts, repo_root=None).report.findings for patch, texts in inputs]
+
+    def every_line(text: str, lines: list[str] | None = None) -> dict[int, set[str]]:
+        return {index: set(scan.ALL_PLUGINS) for index in range(len(text.split("\n")))}
+
+    monkeypatch.setattr(scan, "candidate_lines", every_line)
+    monkeypatch.setattr(scan, "_TRIGGERS", tuple((spec, re.compile("")) for spec, _ in scan._TRIGGERS))
+    without = [gate(patch, texts, repo_root=None).report.findings for patch, texts in inputs]
+    assert with_prefilter == without
+
+
+def _vendor_regexes() -> list[tuple[scan.PluginSpec, re.Pattern[str]]]:
+    pairs = []
+    for spec in scan.PLUGINS:
+        if spec.family == "vendor":
+            pairs.extend((spec, regex) for regex in scan._plugin(spec).denylist)
+    return pairs
+
+
+@pytest.mark.parametrize("spec,regex", _vendor_regexes(), ids=lambda x: getattr(x, "name", "") or "re")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_trigger_and_needles_cover_what_the_plugin_matches(spec: scan.PluginSpec, regex: re.Pattern[str],
+                                                           data: st.DataObject) -> None:
+    """Any line a vendor plugin flags reaches that plugin through the pre-filter."""
+    line = data.draw(st.from_regex(regex).filter(lambda s: "\n" not in s and "\r" not in s))
+    found = scan._plugin(spec).analyze_line(filename="x.txt", line=line, line_number=0, context=None)
+    if found:
+        names = scan.candidate_lines(line).get(0, set())
+        assert spec in scan.plugins_for_line(line, scan.TEXT_PROFILE, names)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.from_regex(r"[A-Za-z_]{0,6}(password|secret|api_key|passwd|pwd)[A-Za-z_]{0,6}", fullmatch=True),
+       value=st.from_regex(r"[A-Za-z0-9+/=_-]{8,40}", fullmatch=True),
+       quote=st.sampled_from(["'", '"']))
+def test_keyword_and_entropy_lines_reach_their_plugins(name: str, value: str, quote: str) -> None:
+    line = f"{name} = {quote}{value}{quote}"
+    names = scan.candidate_lines(line).get(0, set())
+    for spec in scan.PLUGINS:
+        if spec.family == "vendor":
+            continue
+        if scan._plugin(spec).analyze_line(filename="x.py", line=line, line_number=0, context=None):
+            assert spec in scan.plugins_for_line(line, scan.TEXT_PROFILE, names)
+
+
+# ---------------------------------------------------------------------------------------------
+# False blocks
+
+
+@pytest.mark.parametrize("path", sorted(BENIGN.iterdir()), ids=lambda p: p.name)
+def test_ordinary_diff_is_not_blocked(path: Path) -> None:
+    content = _read(path)
+    if path.suffix == ".diff":
+        result = gate(content, {"task": "Refactor the checkout flow"}, repo_root=None)
+    else:
+        result = gate("", {"task": content}, repo_root=None)
+    assert result.report.findings == ()
+    assert not result.report.blocked
+    assert result.report.scanned_bytes >= len(content.encode("utf-8"))
+
+
+def test_sensitive_file_names() -> None:
+    for path in [".env", "app/.env.production", ".env.local", "certs/server.pem", "tls.key", "a.p12", "b.pfx",
+                 "release.keystore", "app.jks", "home/.ssh/id_rsa", "id_ed25519_work", "id_ecdsa", "id_dsa.old",
+                 "credentials.json", "infra/terraform.tfstate", "x.tfstate.backup", ".git-credentials",
+                 "config/secrets.yml", "secrets.yaml"]:
+        assert is_sensitive_path(path), path
+    for path in [".env.example", ".env.sample", ".env.template", ".env.dist", "id_rsa.pub", "README.md",
+                 "environment.py", ".npmrc", "keys.py", "secrets.py", "my.env.example.txt"]:
+        assert not is_sensitive_path(path), path
+
+
+def test_rc_files_count_only_with_credentials() -> None:
+    plain = _new_file(".npmrc", "registry=https://registry.npmjs.org/", "save-exact=true")
+    assert not gate(plain, {}, repo_root=None).report.blocked
+    netrc = _new_file(".netrc", "machine api.acme-corp.io login deploy password " + "k" * 3 + "9Zq")
+    findings = gate(netrc, {}, repo_root=None).report.findings
+    assert (".netrc", 1, SENSITIVE_FILE) in {(f.source, f.line, f.kind) for f in findings}
+
+
+# ---------------------------------------------------------------------------------------------
+# Baseline and pragma
+
+
+def _baseline(tmp_path: Path, filename: str, value: str, **extra: object) -> None:
+    entry = {"type": "Stripe Access Key", "filename": filename, "line_number": 2,
+             "hashed_secret": hashlib.sha1(value.encode()).hexdigest(), "is_verified": False, **extra}
+    (tmp_path / ".secrets.baseline").write_text(json.dumps({"version": "1.5.0", "results": {filename: [entry]}}))
+
+
+def test_baseline_entry_lets_the_value_through_for_that_file(tmp_path: Path) -> None:
+    key = _value("stripe")
+    patch = _new_file("billing/keys.py", "import os", f"KEY = '{key}'")
+    _baseline(tmp_path, "billing/keys.py", key)
+    result = gate(patch, {}, repo_root=str(tmp_path))
+    assert result.report.findings == () and result.report.allowed == 1 and not result.report.blocked
+    other_file = _new_file("billing/other.py", f"KEY = '{key}'")
+    assert gate(other_file, {}, repo_root=str(tmp_path)).report.blocked
+
+
+def test_baseline_entry_marked_as_secret_still_blocks(tmp_path: Path) -> None:
+    key = _value("stripe")
+    _baseline(tmp_path, "billing/keys.py", key, is_secret=True)
+    result = gate(_new_file("billing/keys.py", f"KEY = '{key}'"), {}, repo_root=str(tmp_path))
+    assert result.report.blocked and result.report.allowed == 0
+
+
+def test_baseline_uses_detect_secrets_hash_of_a_github_token(tmp_path: Path) -> None:
+    # detect-secrets reports (and hashes) only the "ghp" group of a GitHub token's regex.
+    token = _value("github_tokens")
+    _baseline(tmp_path, "ci.sh", token[:3])
+    assert not gate(_new_file("ci.sh", f"T={token}"), {}, repo_root=str(tmp_path)).report.blocked
+
+
+def test_baseline_exclude_files_filter(tmp_path: Path) -> None:
+    baseline = {"version": "1.5.0", "results": {},
+                "filters_used": [{"path": "detect_secrets.filters.regex.should_exclude_file",
+                                  "pattern": ["^tests/fixtures/"]}]}
+    (tmp_path / ".secrets.baseline").write_text(json.dumps(baseline))
+    patch = _new_file("tests/fixtures/server.key", f"x = '{_value('stripe')}'")
+    assert not gate(patch, {}, repo_root=str(tmp_path)).report.blocked
+
+
+def test_unreadable_baseline_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / ".secrets.baseline").write_text("{not json")
+    with pytest.raises(ConfigError):
+        gate("", {"task": "x"}, repo_root=str(tmp_path))
+
+
+def test_pragma_allowlist_secret_on_the_line_and_the_line_before() -> None:
+    key = _value("stripe")
+    same_line = _new_file("a.py", f"KEY = '{key}'  # pragma: allowlist secret")
+    result = gate(same_line, {}, repo_root=None)
+    assert not result.report.blocked and result.report.allowed == 1
+    next_line = _new_file("a.js", "// pragma: allowlist nextline secret", f"const KEY = '{key}';")
+    assert not gate(next_line, {}, repo_root=None).report.blocked
+    too_far = _new_file("a.js", "// pragma: allowlist nextline secret", "", f"const KEY = '{key}';")
+    assert gate(too_far, {}, repo_root=None).report.blocked
+    in_text = gate("", {"context": f"use {key} # pragma: allowlist secret"}, repo_root=None)
+    assert not in_text.report.blocked and in_text.report.allowed == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Redaction
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_redact_replaces_values_and_keeps_reporting_them(case: dict) -> None:
+    patch, texts = _load(case)
+    plain = gate(patch, texts, repo_root=None)
+    result = gate(patch, texts, repo_root=None, redact=True)
+    assert result.report.redacted and not result.report.blocked
+    assert result.report.findings == plain.report.findings
+    sent = result.patch + "".join(result.texts.values())
+    for value in case["values"]:
+        assert value not in sent
+    assert "[REDACTED " in sent
+    assert set(result.texts) == set(texts)
+    rescanned = gate(result.patch, result.texts, repo_root=None)
+    assert {f.kind for f in rescanned.report.findings} <= {SENSITIVE_FILE}
+    if not any(kind == SENSITIVE_FILE for _source, _line, kind in case["expect"]) and patch:
+        assert len(result.patch.split("\n")) == len(patch.split("\n"))   # hunks still line up
+
+
+def test_redacted_sensitive_file_is_one_marker_line() -> None:
+    patch, _ = _load(next(case for case in CASES if case["name"] == "dotenv_high_entropy"))
+    redacted = gate(patch, {}, repo_root=None, redact=True).patch
+    assert "+++ b/.env\n[REDACTED Sensitive file: content of .env withheld]\n" in redacted
+    assert redacted.endswith("\n")
+
+
+def test_redact_without_findings_changes_nothing() -> None:
+    patch = _read(BENIGN / "package_lock.diff")
+    result = gate(patch, {"task": "t"}, repo_root=None, redact=True)
+    assert result.patch == patch and result.texts == {"task": "t"} and not result.report.redacted
+
+
+# ---------------------------------------------------------------------------------------------
+# Masking and odd input
+
+
+def test_mask_shows_a_short_prefix_only_for_long_values() -> None:
+    assert mask("A" * 4 + "B" * 16) == "AAAA…(20 chars)"
+    assert mask("hunter2") == "…(7 chars)"
+    assert "hunter2" not in mask("hunter2")
+
+
+ODD_PATCHES = [
+    "",
+    "\n",
+    "not a diff at all\n",
+    "diff --git a/x b/x\n",
+    "diff --git a/img.png b/img.png\nindex 1..2 100644\nBinary files a/img.png and b/img.png differ\n",
+    "diff --git a/bin b/bin\nGIT binary patch\nliteral 12\nzcmZ?wbhEHbRA6LaU|?hb0\n\nliteral 0\nHcmV?d00001\n\n",
+    "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-old\n+new\n\\ No newline at end of file\n",
+    "diff --git a/w.txt b/w.txt\r\n--- a/w.txt\r\n+++ b/w.txt\r\n@@ -1,2 +1,2 @@\r\n-a\r\n+b\r\n c\r\n",
+    "diff --git a/u.txt b/u.txt\n--- a/u.txt\n+++ b/u.txt\n@@ -1,1 +1,1 @@\n-naïve ünïcödé\n+中文 🎉 \udcff\n",
+    "diff --git a/t.txt b/t.txt\n--- a/t.txt\n+++ b/t.txt\n@@ -1,9 +1,9 @@\n+truncated hunk\n",
+    "diff --git a/m.py b/m.py\n@@ -x,y +z @@\n+garbage header\n",
+    "diff --cc merged.py\nindex 1,2..3\n--- a/merged.py\n+++ b/merged.py\n@@@ -1,2 -1,2 +1,3 @@@\n  a\n+ b\n -c\n++d\n",
+    "--- a/plain.txt\n+++ b/plain.txt\n@@ -1 +1 @@\n-x\n+y\n--- a/second.txt\n+++ b/second.txt\n@@ -1 +1 @@\n-p\n+q\n",
+    "@@ -1 +1 @@\n+orphan hunk\n",
+    'diff --git "a/we\\"ird\\tname" "b/we\\"ird\\tname"\n--- "a/we\\"ird\\tname"\n+++ "b/we\\"ird\\tname"\n',
+]
+
+
+@pytest.mark.parametrize("patch", ODD_PATCHES, ids=range(len(ODD_PATCHES)))
+def test_odd_input_never_raises(patch: str) -> None:
+    for redact in (False, True):
+        result = gate(patch, {"task": "", "context": "\r\n\x00\ufeff\udcff"}, repo_root=None, redact=redact)
+        assert result.report.scanned_bytes >= 0
+        assert not result.report.blocked
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("+- @\\\n\r\"'abcAKIA0123456789=:/_.-KEYkey")), max_size=400))
+def test_random_patches_never_raise(text: str) -> None:
+    prefix = "diff --git a/f.py b/f.py\n--- a/f.py\n+++ b/f.py\n@@ -1,3 +1,4 @@\n"
+    for patch in (text, prefix + text):
+        report = gate(patch, {"task": text}, repo_root=None, redact=True).report
+        assert all(isinstance(finding, Finding) for finding in report.findings)
+
+
+def test_lines_are_attributed_in_a_two_file_patch() -> None:
+    token = _value("github_tokens")
+    first = _new_file("a.py", "x = 1", "y = 2")
+    second = ("diff --git a/b.py b/b.py\nindex 1..2 100644\n--- a/b.py\n+++ b/b.py\n"
+              f"@@ -7,3 +7,3 @@ def f():\n ctx\n-T = '{token}'\n+T = None\n other\n")
+    findings = gate(first + second, {}, repo_root=None).report.findings
+    assert [(f.source, f.line, f.kind) for f in findings] == [("b.py", 8, "GitHub Token")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Import cost
+
+
+def _run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_detect_secrets_is_not_imported_when_no_line_is_a_candidate() -> None:
+    code = ("import sys; from handoff.secrets import gate; "
+            "r = gate('diff --git a/a b/a\\n--- a/a\\n+++ b/a\\n@@ -1 +1 @@\\n-x = 1\\n+x = 2\\n', "
+            "{'task': 'rename a variable'}, repo_root=None); "
+            "print(r.report.blocked, 'detect_secrets' in sys.modules)")
+    assert _run(code) == "False False"
+
+
+def test_requests_is_deferred_when_detect_secrets_runs() -> None:
+    token = _value("github_tokens")
+    code = ("import sys; from handoff.secrets import gate; "
+            f"r = gate('', {{'task': 'use {token}'}}, repo_root=None); "
+            "print(r.report.blocked, 'detect_secrets' in sys.modules, 'urllib3' in sys.modules)")
+    assert _run(code) == "True True False"
