@@ -1,0 +1,397 @@
+"""Follower: turn polls of one Devin session into a stream of typed events with a resumable cursor.
+
+The follower never prints. It yields MessageEvent / StatusEvent / PullRequestEvent / NoticeEvent and,
+last, one EndEvent; the command that consumes them decides how to show them (text or JSON Lines).
+
+Polling adapts to the session: right after activity (a new message, a status change, a newer
+`updated_at`) it polls every `min_interval` seconds, so a message shows up within about a second;
+while nothing happens it backs off ×1.5 per quiet poll up to `max_interval`. On v3 a full poll
+costs two requests (get + messages), so messages are fetched only when the session shows signs of
+change or was recently active; a long-idle follower makes about one request per `max_interval`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from handoff import journal
+from handoff.errors import EXIT_SESSION_FAILED, EXIT_UNREACHABLE
+
+SUCCESS_OUTCOMES = frozenset({"finished", "waiting_for_user", "exit"})
+GIVE_UP_AFTER = 600.0       # seconds of continuous failure before a follow ends with exit 5
+HOT_SECONDS = 8.0           # after activity, keep polling at the shortest interval this long
+SAFETY_FETCH_SECONDS = 60.0  # v3: fetch messages at least this often even when updated_at stands still
+REPLY_GRACE_SECONDS = 120.0  # after a reply, how long a stale "waiting_for_user" is not taken as the end
+
+
+class FollowClient(Protocol):
+    """What the follower needs from handoff.api.DevinClient."""
+
+    version: str
+
+    def get(self, session_id: str) -> Any: ...
+
+    def messages(self, session_id: str, after: str | None = None) -> Any: ...
+
+
+# -- events ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MessageEvent:
+    session_id: str
+    event_id: str
+    text: str
+    source: str = "devin"
+    created_at: str | int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "message", "session_id": self.session_id, "event_id": self.event_id,
+                "source": self.source, "text": self.text, "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    session_id: str
+    status: str
+    status_detail: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "status", "session_id": self.session_id, "status": self.status,
+                "status_detail": self.status_detail}
+
+
+@dataclass(frozen=True)
+class PullRequestEvent:
+    session_id: str
+    url: str
+    state: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "pull_request", "session_id": self.session_id, "url": self.url, "state": self.state}
+
+
+@dataclass(frozen=True)
+class EndEvent:
+    session_id: str
+    outcome: str          # finished | waiting_for_user | exit | error | suspended | expired | unreachable
+    exit_code: int
+    reason: str | None = None
+    url: str | None = None
+    pr_urls: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "end", "session_id": self.session_id, "outcome": self.outcome,
+                "exit_code": self.exit_code, "reason": self.reason, "url": self.url,
+                "pull_requests": list(self.pr_urls)}
+
+
+@dataclass(frozen=True)
+class NoticeEvent:
+    """A transient problem (or recovery from one); shown to people, never part of the JSON stream."""
+
+    session_id: str
+    text: str
+
+
+FollowEvent = MessageEvent | StatusEvent | PullRequestEvent | EndEvent | NoticeEvent
+
+
+# -- cursor ------------------------------------------------------------------------------------------
+
+_CURSOR_SEP = "|"
+
+
+def encode_cursor(api_cursor: str | None, last_event_id: str | None) -> str | None:
+    """The follower's resumable cursor: the API's page cursor plus the last message seen.
+
+    The API cursor may point before messages already shown (v3 keeps the previous page's cursor
+    when the last page has none), so on resume everything up to the last seen event is skipped."""
+    if not api_cursor and not last_event_id:
+        return None
+    return f"{api_cursor or ''}{_CURSOR_SEP}{last_event_id or ''}"
+
+
+def decode_cursor(cursor: str | None) -> tuple[str | None, str | None]:
+    if not cursor:
+        return None, None
+    if _CURSOR_SEP not in cursor:
+        return cursor, None  # a bare API cursor, e.g. from an older journal
+    api_cursor, _, last_event_id = cursor.rpartition(_CURSOR_SEP)
+    return api_cursor or None, last_event_id or None
+
+
+# -- pacing ------------------------------------------------------------------------------------------
+
+class Pacer:
+    """How long to wait before the next poll: short after activity, ×`factor` per quiet poll, capped."""
+
+    def __init__(self, max_interval: float, *, min_interval: float = 1.0, factor: float = 1.5,
+                 hot_seconds: float = HOT_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_interval = max(max_interval, 0.05)
+        self.min_interval = min(min_interval, self.max_interval)
+        self.factor = factor
+        self.hot_seconds = hot_seconds
+        self.clock = clock
+        self.current = self.min_interval
+        self.last_activity = clock()
+
+    def after_poll(self, active: bool) -> float:
+        """Record whether the poll saw activity; return the wait before the next one."""
+        now = self.clock()
+        if active:
+            self.last_activity = now
+            self.current = self.min_interval
+        elif now - self.last_activity >= self.hot_seconds:
+            self.current = min(self.current * self.factor, self.max_interval)
+        return self.current
+
+    @property
+    def hot(self) -> bool:
+        """Still close to the last activity: worth fetching messages on every poll."""
+        return self.clock() - self.last_activity < self.hot_seconds
+
+
+# -- follower ----------------------------------------------------------------------------------------
+
+def _error_classes() -> tuple[tuple[type[Exception], ...], type[Exception]]:
+    """(errors that end a follow at once, errors worth waiting out)."""
+    from handoff.api import ApiError, AuthError, NotFoundError, ValidationError
+
+    return (AuthError, NotFoundError, ValidationError), ApiError
+
+
+def failure_reason(session: Any) -> str | None:
+    outcome = session.outcome
+    if outcome == "suspended":
+        return session.status_detail or "suspended"
+    if outcome == "error":
+        return session.status_detail if session.status_detail not in (None, "error") else "Devin reported an error"
+    if outcome == "expired":
+        return "the session expired"
+    return None
+
+
+@dataclass
+class _State:
+    api_cursor: str | None = None
+    last_event_id: str | None = None
+    skip_through: str | None = None        # on resume: skip messages up to and including this one
+    seen: set[str] = field(default_factory=set)
+    status: tuple[str, str | None] | None = None
+    updated_at: Any = None
+    pr_urls: list[str] = field(default_factory=list)
+    last_devin_message: str | None = None
+    last_messages_fetch: float = float("-inf")
+    replied_at: float | None = None         # monotonic time of our last reply
+    devin_spoke_since_reply: bool = False
+
+
+class Follower:
+    """Polls one session and yields events until Devin stops (or the API stays unreachable)."""
+
+    def __init__(self, client: FollowClient, session_id: str, *, interval: float = 10.0,
+                 cursor: str | None = None, min_interval: float = 1.0, give_up_after: float = GIVE_UP_AFTER,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 record: bool = True) -> None:
+        self.client = client
+        self.session_id = session_id
+        self.clock = clock
+        self.sleep = sleep
+        self.give_up_after = give_up_after
+        self.record = record
+        self.pacer = Pacer(interval, min_interval=min_interval, clock=clock)
+        self.state = _State()
+        self.state.api_cursor, self.state.skip_through = decode_cursor(cursor)
+        self.state.last_event_id = self.state.skip_through
+        self.session: Any = None
+        self.requests = 0
+        self._was_active = False
+
+    @property
+    def cursor(self) -> str | None:
+        return encode_cursor(self.state.api_cursor, self.state.last_event_id)
+
+    def prime(self) -> None:
+        """Mark the messages and PRs there are now as already shown (before sending a reply)."""
+        if self.client.version == "v1":
+            session = self.client.get(self.session_id)
+            items, api_cursor = session.messages, None
+        else:
+            session = None
+            page = self.client.messages(self.session_id, after=self.state.api_cursor)
+            items, api_cursor = page.items, page.cursor
+        self.requests += 1
+        for _ in self._take_messages(items, api_cursor):
+            pass
+        if session is not None:
+            self.state.pr_urls.extend(pr.url for pr in session.pull_requests if pr.url not in self.state.pr_urls)
+
+    def replied(self) -> None:
+        """We just sent Devin a message: a `waiting_for_user` read before Devin picks it up is not the end."""
+        self.state.replied_at = self.clock()
+        self.state.devin_spoke_since_reply = False
+        self.pacer.after_poll(active=True)
+
+    def events(self) -> Iterator[FollowEvent]:
+        fatal, transient = _error_classes()
+        failing_since: float | None = None
+        last_notice_at = float("-inf")
+        backoff = self.pacer.min_interval
+        while True:
+            try:
+                ended = yield from self._poll()
+            except fatal:
+                raise
+            except transient as exc:
+                now = self.clock()
+                failing_since = now if failing_since is None else failing_since
+                if now - failing_since >= self.give_up_after:
+                    yield EndEvent(self.session_id, "unreachable", EXIT_UNREACHABLE,
+                                   f"the API kept failing for {int(now - failing_since)} s: {exc}",
+                                   url=getattr(self.session, "url", None), pr_urls=tuple(self.state.pr_urls))
+                    return
+                if now - last_notice_at >= 60 or last_notice_at < failing_since:
+                    last_notice_at = now
+                    yield NoticeEvent(self.session_id, f"API trouble ({exc}); retrying, resuming where it left off")
+                self.sleep(backoff)
+                backoff = min(backoff * 1.5, self.pacer.max_interval)
+                continue
+            if failing_since is not None:
+                yield NoticeEvent(self.session_id, "API reachable again")
+                failing_since, backoff = None, self.pacer.min_interval
+            if ended:
+                return
+            self.sleep(self.pacer.after_poll(self._was_active))
+
+    # -- one poll --------------------------------------------------------------------------------
+
+    def _poll(self) -> Iterator[FollowEvent]:
+        """One round of requests; returns True when the follow is over."""
+        self._was_active = False
+        if self._messages_only_poll():
+            yield from self._fetch_messages()
+            return False
+        session = self.client.get(self.session_id)
+        self.requests += 1
+        self.session = session
+        status = (session.status, session.status_detail)
+        changed = status != self.state.status or session.updated_at != self.state.updated_at
+        outcome = self._effective_outcome(session)
+        if self.client.version == "v1":
+            yield from self._take_messages(session.messages, None)
+        elif changed or outcome is not None or self.pacer.hot or self.state.status is None:
+            yield from self._fetch_messages()
+        if status != self.state.status:
+            self.state.status = status
+            self._was_active = True
+            self._save(status=session.status, status_detail=session.status_detail, outcome=session.outcome)
+            yield StatusEvent(self.session_id, session.status, session.status_detail)
+        if session.updated_at != self.state.updated_at:
+            self.state.updated_at = session.updated_at
+            self._was_active = True
+        yield from self._pull_requests(session)
+        outcome = self._effective_outcome(session)  # a message fetched just now may settle a reply wait
+        if outcome is None:
+            return False
+        code = 0 if outcome in SUCCESS_OUTCOMES else EXIT_SESSION_FAILED
+        self._save(outcome=outcome)
+        yield EndEvent(self.session_id, outcome, code, failure_reason(session), url=session.url,
+                       pr_urls=tuple(self.state.pr_urls))
+        return True
+
+    def _messages_only_poll(self) -> bool:
+        """v3, long idle: swap one get for a messages fetch now and then, in case updated_at lags."""
+        if self.client.version == "v1" or self.state.status is None or self.pacer.hot:
+            return False
+        return self.clock() - self.state.last_messages_fetch >= SAFETY_FETCH_SECONDS
+
+    def _effective_outcome(self, session: Any) -> str | None:
+        outcome = session.outcome
+        replied_at = self.state.replied_at
+        if outcome != "waiting_for_user" or replied_at is None:
+            return outcome
+        if self.state.devin_spoke_since_reply or self.clock() - replied_at > REPLY_GRACE_SECONDS:
+            return outcome
+        return None  # our reply has not been picked up yet
+
+    def _fetch_messages(self) -> Iterator[FollowEvent]:
+        page = self.client.messages(self.session_id, after=self.state.api_cursor)
+        self.requests += 1
+        self.state.last_messages_fetch = self.clock()
+        yield from self._take_messages(page.items, page.cursor)
+
+    def _take_messages(self, items: Any, api_cursor: str | None) -> Iterator[FollowEvent]:
+        items = list(items or ())
+        state = self.state
+        if state.skip_through is not None and items:
+            ids = [m.event_id for m in items]
+            if state.skip_through in ids:
+                shown_before = ids.index(state.skip_through) + 1
+                state.seen.update(ids[:shown_before])
+                items = items[shown_before:]
+            state.skip_through = None  # found, or the API cursor is already past it
+        new_last: str | None = None
+        for message in items:
+            if message.event_id in state.seen:
+                continue
+            state.seen.add(message.event_id)
+            new_last = message.event_id
+            state.last_event_id = message.event_id
+            if message.source != "devin":
+                continue
+            self._was_active = True
+            state.devin_spoke_since_reply = True
+            state.last_devin_message = message.text
+            yield MessageEvent(self.session_id, message.event_id, message.text, message.source, message.created_at)
+        if api_cursor:
+            state.api_cursor = api_cursor
+        if new_last is not None or api_cursor:
+            changes: dict[str, Any] = {"cursor": self.cursor}
+            if state.last_devin_message is not None:
+                changes["last_devin_message"] = state.last_devin_message
+            self._save(**changes)
+
+    def _pull_requests(self, session: Any) -> Iterator[FollowEvent]:
+        for pr in session.pull_requests:
+            if pr.url and pr.url not in self.state.pr_urls:
+                self.state.pr_urls.append(pr.url)
+                self._was_active = True
+                self._save(pr_urls=tuple(self.state.pr_urls))
+                yield PullRequestEvent(self.session_id, pr.url, pr.state)
+
+    def _save(self, **changes: Any) -> None:
+        if self.record:
+            journal.update_session(self.session_id, **changes)
+
+
+# -- one look ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Snapshot:
+    session: Any
+    last_devin_message: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dict(self.session.to_json())
+        data.update(outcome=self.session.outcome, last_devin_message=self.last_devin_message,
+                    pull_requests=[pr.url for pr in self.session.pull_requests])
+        return data
+
+
+def snapshot(client: FollowClient, session_id: str, *, record: bool = True) -> Snapshot:
+    """The session and its last Devin message, in as few requests as the API allows."""
+    session = client.get(session_id)
+    messages = session.messages if client.version == "v1" else client.messages(session_id).items
+    devin = [m for m in messages if m.source == "devin"]
+    last = devin[-1].text if devin else None
+    if record:
+        changes: dict[str, Any] = {"status": session.status, "status_detail": session.status_detail,
+                                   "outcome": session.outcome,
+                                   "pr_urls": tuple(pr.url for pr in session.pull_requests)}
+        if last is not None:
+            changes["last_devin_message"] = last
+        journal.update_session(session.session_id, **changes)
+    return Snapshot(session, last)
