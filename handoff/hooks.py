@@ -26,7 +26,7 @@ MAX_NEWS_SESSIONS = 6            # session-start shows at most this many session
 NEWS_MAX_AGE_SECONDS = 14 * 86400
 QUESTION_CHARS = 300
 MAX_LISTED_FINDINGS = 15
-PRE_PUSH_MAX_BYTES = 2_000_000   # outgoing diff scanned by pre-push; beyond that we say what was skipped
+PRE_PUSH_MAX_BYTES = 5_000_000   # outgoing diff scanned by pre-push; beyond that we say what was skipped
 
 HANDOFF_PROGRAMS = {"devin-handoff", "git-handoff"}
 GATED_SUBCOMMANDS = {"create"}   # `scan` sends nothing and prints the same masked findings itself

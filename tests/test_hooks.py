@@ -210,6 +210,14 @@ def test_pre_push_stops_outgoing_secret_and_lets_clean_commits_go(tmp_path: Path
                     args=("origin", "https://github.com/acme/widgets.git"))
     assert leak.code == 1
     assert "conf.py:1" in leak.stderr and AWS_KEY not in leak.stderr
+    # A new branch (remote oid all zeros): only commits the remote lacks are scanned.
+    zero = "0" * 40
+    new_branch = run_hook("pre-push", None, root, raw=f"refs/heads/topic {head} refs/heads/topic {zero}\n",
+                          args=("origin", "https://github.com/acme/widgets.git"))
+    assert new_branch.code == 1 and "conf.py:1" in new_branch.stderr and "b.txt" not in new_branch.stderr
+    deletion = run_hook("pre-push", None, root, raw=f"(delete) {zero} refs/heads/old {remote}\n",
+                        args=("origin", "https://github.com/acme/widgets.git"))
+    assert (deletion.code, deletion.stderr) == (0, "")
 
 
 # -- command-line parsing (in process) ------------------------------------------------------------------
