@@ -268,12 +268,20 @@ def _defer_import(name: str) -> None:
 
 @cache
 def _plugin(spec: PluginSpec) -> Any:
-    _defer_import("requests")
+    _no_verification()
     module = importlib.import_module(f"detect_secrets.plugins.{spec.module}")
     plugin_class = getattr(module, spec.name)
     if spec.family == "entropy":
         plugin_class = type(spec.name, (plugin_class,), {"calculate_shannon_entropy": _shannon_entropy})
     return plugin_class()
+
+
+@cache
+def _no_verification() -> None:
+    """Never let a plugin verify a value over the network (that would send the secret somewhere)."""
+    _defer_import("requests")
+    settings = importlib.import_module("detect_secrets.settings").get_settings()
+    settings.filters.pop("detect_secrets.filters.common.is_ignored_due_to_verification_policies", None)
 
 
 def _shannon_entropy(plugin: Any, data: str) -> float:

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from handoff import secret_scan as scan
@@ -295,7 +295,8 @@ class _Scan:
         self.key_lines.update(pending)
         return count
 
-    def _following_lines(self, index: int):  # type: ignore[no-untyped-def]
+    def _following_lines(self, index: int) -> Iterator[tuple[int, int]]:
+        """(line index, prefix length) of the lines after `index` in the same stream."""
         for following in range(index + 1, len(self.lines)):
             yield following, 0
 
@@ -578,7 +579,7 @@ class _PatchScan(_Scan):
             return line[1:] if first in "+- " and not line.startswith(("+++ ", "--- ")) else None
         return None
 
-    def _following_lines(self, index: int):  # type: ignore[no-untyped-def]
+    def _following_lines(self, index: int) -> Iterator[tuple[int, int]]:
         """Lines after `index` in the same file version, up to the end of its section."""
         side = self.lines[index][:1]
         if side not in "+- " or not side:

@@ -343,6 +343,27 @@ def test_lines_are_attributed_in_a_two_file_patch() -> None:
     assert [(f.source, f.line, f.kind) for f in findings] == [("b.py", 8, "GitHub Token")]
 
 
+def test_private_key_block_is_caught_in_removed_and_context_lines() -> None:
+    rows = [line[1:] for line in _read(PLANTED / "private_key_rsa_block.diff").split("\n") if line.startswith("+")
+            and not line.startswith("+++")]
+    removed = ("diff --git a/k.yaml b/k.yaml\n--- a/k.yaml\n+++ b/k.yaml\n"
+               f"@@ -4,{len(rows)} +4,0 @@\n" + "".join(f"-{row}\n" for row in rows))
+    context = ("diff --git a/k.yaml b/k.yaml\n--- a/k.yaml\n+++ b/k.yaml\n"
+               f"@@ -4,{len(rows)} +4,{len(rows) + 1} @@\n+# new first line\n" + "".join(f" {row}\n" for row in rows))
+    body = rows[3].strip()
+    for patch, line in ((removed, 6), (context, 7)):
+        result = gate(patch, {}, repo_root=None, redact=True)
+        assert [(f.source, f.line, f.kind) for f in result.report.findings] == [("k.yaml", line, "Private Key")]
+        assert body not in result.patch and body in patch
+
+
+def test_header_lines_are_scanned_too() -> None:
+    token = _value("github_tokens")
+    patch = f"diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@ T = '{token}'\n-x\n+y\n"
+    findings = gate(patch, {}, repo_root=None).report.findings
+    assert [(f.source, f.line, f.kind) for f in findings] == [("a.py", 0, "GitHub Token")]
+
+
 # ---------------------------------------------------------------------------------------------
 # Import cost
 
