@@ -334,6 +334,28 @@ def test_random_patches_never_raise(text: str) -> None:
         assert all(isinstance(finding, Finding) for finding in report.findings)
 
 
+_PATCH_LINES = st.sampled_from([
+    "diff --git a/x.py b/x.py", "diff --git a/.env b/.env", 'diff --git "a/q\\"x" "b/q\\"x"', "diff --cc m.py",
+    "--- a/x.py", "+++ b/x.py", "--- /dev/null", "+++ /dev/null", "rename from a.key", "rename to b.txt",
+    "@@ -1,2 +1,3 @@", "@@ -0,0 +1 @@ def f():", "@@@ -1,2 -1,2 +1,3 @@@", "@@ -3 +3,0 @@",
+    "+x = 1", "-y = 2", " z = 3", "", "\\ No newline at end of file", "Binary files a/b and b/b differ",
+    "GIT binary patch", "literal 5", "+-----BEGIN RSA PRIVATE KEY-----", " -----BEGIN EC PRIVATE KEY-----",
+    "+MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi", "-----END RSA PRIVATE KEY-----", "+PuTTY-User-Key-File-2: x",
+    "+password = 'Zx9#kLq2vB'  # pragma: allowlist secret", "# pragma: allowlist nextline secret",
+    "+DB_PASSWORD=Qw3rtyUi0pAsDf", "+\ud800 naïve\r", "++ b", " +",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_PATCH_LINES, max_size=30))
+def test_random_structured_patches_never_raise(lines: list[str]) -> None:
+    patch = "\n".join(lines) + "\n"
+    plain = gate(patch, {"context": patch}, repo_root=None)
+    redacted = gate(patch, {"context": patch}, repo_root=None, redact=True)
+    assert redacted.report.findings == plain.report.findings
+    assert not redacted.report.blocked
+
+
 def test_lines_are_attributed_in_a_two_file_patch() -> None:
     token = _value("github_tokens")
     first = _new_file("a.py", "x = 1", "y = 2")
