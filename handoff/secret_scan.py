@@ -4,8 +4,9 @@ detect-secrets runs every plugin on every line (~0.1 MB/s). Here each plugin has
 regex that matches every line the plugin could flag (its literal prefixes, its keywords, or a
 quoted token long enough to pass its entropy limit). A line reaches a plugin only when that
 plugin's trigger matches it, and `detect_secrets` is not even imported while no line is a
-candidate. Finding candidates uses a few dozen literal-led scans over the whole text (C speed)
-instead of one big alternation, which Python's `re` would try branch by branch at every position.
+candidate. Finding candidates uses a few dozen literal-led "needle" scans over the whole text (C
+speed) instead of one big alternation, which Python's `re` would try branch by branch at every
+position; each needle also names the plugins it stands for, so a line is routed only to those.
 
 After the plugins, detect-secrets' heuristic filters and a few of ours (digests, SRI hashes,
 binary fixtures, prose, placeholders) drop values that are not secrets. Vendor-specific
@@ -164,7 +165,7 @@ class FileProfile:
 
     entropy: bool = True     # run the high-entropy plugins (off for lock files, generated files)
     dotenv: bool = False     # KEY=value lines: quote the value so the plugins see it as a string
-    keyword: bool = True
+    keyword: bool = True     # run KeywordDetector (off for the baseline file, which names secrets)
 
 
 _LOCK_FILES = frozenset({
