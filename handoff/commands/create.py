@@ -128,11 +128,14 @@ def _journal_meta(prepared: PreparedHandoff) -> dict[str, Any]:
 @click.option("--interval", type=click.FloatRange(min=1), default=10.0, show_default=True,
               help="Longest wait between polls while following.")
 @click.option("--archive", is_flag=True, help="Archive the session when Devin stops (v3).")
+@click.option("--each", "each", default=None, metavar="FILE|-",
+              help="Fan out: one session per task in FILE (one per line, or JSON Lines {task, context, tags}).")
 @api_options
 @json_option
 def create(task: str | None, context: str | None, context_file: str | None, tags: tuple[str, ...], redact: bool,
            no_untracked: bool, max_diff_bytes: int, dry_run: bool, detach: bool, push: bool, interval: float,
-           archive: bool, api_url: str | None, org_id: str | None, user_id: str | None, json_mode: bool) -> int:
+           archive: bool, each: str | None, api_url: str | None, org_id: str | None, user_id: str | None,
+           json_mode: bool) -> int:
     """Hand a task and this checkout's state to a new Devin session, then follow it.
 
     Inspects the repo (branch, base commit on the remote, unpushed commits, uncommitted and
@@ -140,7 +143,11 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
     the session URL and follows Devin until it stops (unless --detach).
     """
     out = Output(json_mode)
-    if not task or not task.strip():
+    if each is not None:
+        from handoff import fanout
+
+        fanout.check_args(task, each, context)
+    elif not task or not task.strip():
         raise UsageError("no task given", 'pass --task "what Devin should do"')
     settings = load_settings(api_url=api_url, org_id=org_id, user_id=user_id)
     if not dry_run:
@@ -150,6 +157,9 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
     context_text = _read_context(context, context_file)
     if push and not dry_run:
         _push_first(options, out)
+    if each is not None:
+        return fanout.run_each(each, context_text, options, settings, out, dry_run=dry_run, detach=detach,
+                               interval=interval, archive=archive)
     prepared = prepare(task, context_text, options)
     if prepared.repo is None:
         out.warn("not in a git repository: the task is handed off without repository context")
