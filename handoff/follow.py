@@ -22,6 +22,7 @@ from handoff.errors import EXIT_SESSION_FAILED, EXIT_UNREACHABLE
 
 SUCCESS_OUTCOMES = frozenset({"finished", "waiting_for_user", "exit"})
 GIVE_UP_AFTER = 600.0       # seconds of continuous failure before a follow ends with exit 5
+FIRST_CONTACT_GIVE_UP = 30.0  # ... when the API never answered at all (a wrong URL, no network)
 HOT_SECONDS = 8.0           # after activity, keep polling at the shortest interval this long
 SAFETY_FETCH_SECONDS = 60.0  # v3: fetch messages at least this often even when updated_at stands still
 REPLY_GRACE_SECONDS = 120.0  # after a reply, how long a stale "waiting_for_user" is not taken as the end
@@ -194,6 +195,7 @@ class Follower:
 
     def __init__(self, client: FollowClient, session_id: str, *, interval: float = 10.0,
                  cursor: str | None = None, min_interval: float = 1.0, give_up_after: float = GIVE_UP_AFTER,
+                 first_contact_give_up: float = FIRST_CONTACT_GIVE_UP,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  record: bool = True) -> None:
         self.client = client
@@ -201,6 +203,8 @@ class Follower:
         self.clock = clock
         self.sleep = sleep
         self.give_up_after = give_up_after
+        self.first_contact_give_up = first_contact_give_up
+        self._reached = False  # has any poll succeeded yet?
         self.record = record
         self.pacer = Pacer(interval, min_interval=min_interval, clock=clock)
         self.state = _State()
@@ -208,7 +212,7 @@ class Follower:
         self.state.last_event_id = self.state.skip_through
         self.session: Any = None
         self.requests = 0
-        self._was_active = False
+        self._was_active = self._saw_session = False
 
     @property
     def cursor(self) -> str | None:
@@ -248,7 +252,8 @@ class Follower:
             except transient as exc:
                 now = self.clock()
                 failing_since = now if failing_since is None else failing_since
-                if now - failing_since >= self.give_up_after:
+                limit = self.give_up_after if self._reached else min(self.give_up_after, self.first_contact_give_up)
+                if now - failing_since >= limit:
                     yield EndEvent(self.session_id, "unreachable", EXIT_UNREACHABLE,
                                    f"the API kept failing for {int(now - failing_since)} s: {exc}",
                                    url=getattr(self.session, "url", None), pr_urls=tuple(self.state.pr_urls))
@@ -259,9 +264,10 @@ class Follower:
                 self.sleep(backoff)
                 backoff = min(backoff * 1.5, self.pacer.max_interval)
                 continue
-            if failing_since is not None:
+            if failing_since is not None and self._saw_session:  # a messages-only poll proves little
                 yield NoticeEvent(self.session_id, "API reachable again")
                 failing_since, backoff = None, self.pacer.min_interval
+            self._reached = self._reached or self._saw_session
             if ended:
                 return
             self.sleep(self.pacer.after_poll(self._was_active))
@@ -270,25 +276,26 @@ class Follower:
 
     def _poll(self) -> Iterator[FollowEvent]:
         """One round of requests; returns True when the follow is over."""
-        self._was_active = False
+        self._was_active = self._saw_session = False
         if self._messages_only_poll():
             yield from self._fetch_messages()
             return False
         session = self.client.get(self.session_id)
         self.requests += 1
+        self._saw_session = True
         self.session = session
         status = (session.status, session.status_detail)
         changed = status != self.state.status or session.updated_at != self.state.updated_at
-        outcome = self._effective_outcome(session)
-        if self.client.version == "v1":
-            yield from self._take_messages(session.messages, None)
-        elif changed or outcome is not None or self.pacer.hot or self.state.status is None:
-            yield from self._fetch_messages()
+        first_poll = self.state.status is None
         if status != self.state.status:
             self.state.status = status
             self._was_active = True
             self._save(status=session.status, status_detail=session.status_detail, outcome=session.outcome)
             yield StatusEvent(self.session_id, session.status, session.status_detail)
+        if self.client.version == "v1":
+            yield from self._take_messages(session.messages, None)
+        elif changed or first_poll or self.pacer.hot or session.outcome is not None:
+            yield from self._fetch_messages()
         if session.updated_at != self.state.updated_at:
             self.state.updated_at = session.updated_at
             self._was_active = True

@@ -94,6 +94,7 @@ class FakeClient:
         self.timeline = timeline  # (from time, session state, messages visible)
         self.calls: list[tuple[float, str]] = []
         self.failures: dict[str, int] = {}
+        self.down_from = float("inf")  # every call fails from this time on
 
     def _now_state(self) -> tuple[Session, list[Message]]:
         current = self.timeline[0]
@@ -103,6 +104,8 @@ class FakeClient:
         return current[1], current[2]
 
     def _maybe_fail(self, call: str) -> None:
+        if self.clock.now >= self.down_from:
+            raise UnreachableError("connection refused")
         if self.failures.get(call, 0) > 0:
             self.failures[call] -= 1
             raise UnreachableError("the API answered 503")
@@ -205,14 +208,22 @@ def test_transient_errors_give_a_notice_and_lose_nothing():
     assert events[-1].outcome == "finished"
 
 
-def test_continuous_failure_gives_up_with_exit_5_after_the_bound():
+def test_an_api_never_reached_is_given_up_on_sooner():
     clock = FakeClock()
     client = FakeClient(clock, [(clock.now, session(), [])])
     client.failures = {"get": 10**6}
+    end = follow(client, clock, give_up_after=600.0, first_contact_give_up=30.0)[-1]
+    assert end.exit_code == 5 and 30 <= clock.now - 1000.0 < 45
+
+
+def test_continuous_failure_gives_up_with_exit_5_after_the_bound():
+    clock = FakeClock()
+    client = FakeClient(clock, [(clock.now, session(), [])])
+    client.down_from = clock.now + 5  # the API goes away after a few good polls
     events = follow(client, clock, give_up_after=120.0)
     end = events[-1]
     assert isinstance(end, EndEvent) and end.exit_code == 5 and end.outcome == "unreachable"
-    assert 120 <= clock.now - 1000.0 < 140
+    assert 120 <= clock.now - client.down_from < 140
     notices = [e for e in events if isinstance(e, NoticeEvent)]
     assert 1 <= len(notices) <= 3  # one line, repeated about once a minute, not once per retry
 

@@ -48,7 +48,7 @@ def resume_hint(session_id: str) -> str:
 
 # -- following ---------------------------------------------------------------------------------------
 
-def _render(event: Any, out: Output) -> None:
+def _render(event: Any, out: Output, *, interactive: bool = False) -> None:
     if isinstance(event, NoticeEvent):
         out.say(f"… {event.text}", "yellow")
         return
@@ -66,16 +66,17 @@ def _render(event: Any, out: Output) -> None:
     elif isinstance(event, PullRequestEvent):
         out.say(f"pull request: {event.url}", "green")
     elif isinstance(event, EndEvent):
-        _render_end(event, out)
+        _render_end(event, out, interactive)
 
 
-def _render_end(event: EndEvent, out: Output) -> None:
+def _render_end(event: EndEvent, out: Output, interactive: bool) -> None:
     where = f" — {event.url}" if event.url else ""
     if event.outcome == "finished":
         out.say(f"Devin finished{where}", "green")
     elif event.outcome == "waiting_for_user":
         out.say(f"Devin is waiting for you{where}", "green")
-        out.say(f'reply with: devin-handoff send {event.session_id} "…"', "dim")
+        if not interactive:
+            out.say(f'reply with: devin-handoff send {event.session_id} "…"', "dim")
     elif event.outcome == "exit":
         out.say(f"the session ended{where}", "green")
     elif event.outcome == "unreachable":
@@ -84,8 +85,6 @@ def _render_end(event: EndEvent, out: Output) -> None:
     else:
         reason = f": {event.reason}" if event.reason else ""
         out.say(f"the session ended badly ({event.outcome}){reason}{where}", "red")
-    for url in event.pr_urls:
-        out.say(f"pull request: {url}")
 
 
 def _ask_reply(out: Output) -> str:
@@ -142,7 +141,7 @@ def _follow(follower: Follower, client: Any, session_id: str, out: Output, *, ar
         while True:
             end: EndEvent | None = None
             for event in follower.events():
-                _render(event, out)
+                _render(event, out, interactive=interactive)
                 if isinstance(event, EndEvent):
                     end = event
             assert end is not None  # the follower always ends with an EndEvent or raises
