@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -17,8 +19,8 @@ from handoff.errors import EXIT_INTERRUPTED, HandoffError, UsageError
 from handoff.follow import EndEvent, Follower, MessageEvent, NoticeEvent, PullRequestEvent, StatusEvent, snapshot
 from handoff.render import Output
 
-# The follower is its own retry loop (with a notice and a cursor), so its client does not retry
-# behind its back; one-shot commands retry briefly, then say what failed.
+# While following, the follower is its own retry loop (with a notice and a cursor), so the client
+# does not retry behind its back; one-shot calls (and send/archive around a follow) retry briefly.
 FOLLOW_RETRY_BUDGET = 0.0
 ONE_SHOT_RETRY_BUDGET = 5.0
 MAX_MESSAGE_BYTES = 100_000
@@ -135,12 +137,36 @@ def follow_session(client: Any, session_id: str, out: Output, *, interval: float
     return _follow(follower, client, session_id, out, archive=archive, interactive=interactive)
 
 
+@contextlib.contextmanager
+def _follow_retry_budget(client: Any) -> Iterator[None]:
+    """While polling, the follower retries (with a notice); the client's own retries would hide that."""
+    saved = getattr(client, "retry_budget", None)
+    if saved is None:
+        yield
+        return
+    client.retry_budget = min(saved, FOLLOW_RETRY_BUDGET)
+    try:
+        yield
+    finally:
+        client.retry_budget = saved
+
+
+def _events(follower: Follower) -> Iterator[Any]:
+    iterator = follower.events()
+    while True:
+        with _follow_retry_budget(follower.client):
+            event = next(iterator, None)
+        if event is None:
+            return
+        yield event
+
+
 def _follow(follower: Follower, client: Any, session_id: str, out: Output, *, archive: bool,
             interactive: bool) -> int:
     try:
         while True:
             end: EndEvent | None = None
-            for event in follower.events():
+            for event in _events(follower):
                 _render(event, out, interactive=interactive)
                 if isinstance(event, EndEvent):
                     end = event
@@ -184,7 +210,7 @@ def tail(session_ref: str, interval: float, archive: bool, show_all: bool, api_u
     cursor = None if show_all or entry is None else entry.cursor
     if cursor:
         out.say("(resuming after the last message shown before; --all prints them all)", "dim")
-    with _client(settings, FOLLOW_RETRY_BUDGET) as client:
+    with _client(settings) as client:
         return follow_session(client, session_id, out, interval=interval, archive=archive, cursor=cursor)
 
 
@@ -248,7 +274,7 @@ def send(session_ref: str, message: str, then_follow: bool, interval: float, api
     session_id = _session_id(session_ref)
     text = _read_message(message)
     settings = _settings(api_url, org_id, user_id)
-    with _client(settings, FOLLOW_RETRY_BUDGET if then_follow else ONE_SHOT_RETRY_BUDGET) as client:
+    with _client(settings) as client:
         follower = Follower(client, session_id, interval=interval) if then_follow else None
         if follower is not None:
             follower.prime()  # what Devin said before this reply is not news (and a wrong id fails here)
