@@ -291,6 +291,8 @@ class Follower:
             self.state.status = status
             self._was_active = True
             self._save(status=session.status, status_detail=session.status_detail, outcome=session.outcome)
+            if session.outcome != "waiting_for_user":
+                self.state.replied_at = None  # Devin picked our reply up: the next wait is a real one
             yield StatusEvent(self.session_id, session.status, session.status_detail)
         if self.client.version == "v1":
             yield from self._take_messages(session.messages, None)
@@ -325,7 +327,17 @@ class Follower:
         return None  # our reply has not been picked up yet
 
     def _fetch_messages(self) -> Iterator[FollowEvent]:
-        page = self.client.messages(self.session_id, after=self.state.api_cursor)
+        from handoff.api import ValidationError
+
+        try:
+            page = self.client.messages(self.session_id, after=self.state.api_cursor)
+        except ValidationError:
+            if not self.state.api_cursor:
+                raise
+            # a cursor the API no longer takes (another server, expired): start over; ids dedupe
+            self.state.api_cursor = None
+            self.state.skip_through = self.state.skip_through or self.state.last_event_id
+            page = self.client.messages(self.session_id)
         self.requests += 1
         self.state.last_messages_fetch = self.clock()
         yield from self._take_messages(page.items, page.cursor)

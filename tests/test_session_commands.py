@@ -90,6 +90,24 @@ def test_tail_prints_each_message_once_in_order_with_status_and_pr(sim, kind):
     assert_each_once_in_order(everything.stderr, MESSAGES)
 
 
+def test_tail_with_a_server_that_keeps_end_cursors_on_the_last_page():
+    with Simulator(step_seconds=0.2, end_cursor_on_last_page=True) as simulator:
+        sid = new_session(simulator, "v3", messages=MESSAGES)
+        journal.record_session(journal.JournalEntry(session_id=sid, url="u", client_tag="handoff-x"))
+        done = run_cli("tail", sid, "--json", env=env_for(simulator, "v3"))
+        assert [e["text"] for e in done.json_lines() if e["event"] == "message"] == MESSAGES
+        cursors = [r["query"].get("after") for r in simulator.requests if r["call"] == "messages"]
+        assert any(cursors), "the follower pages on from the API's cursor"
+        again = run_cli("tail", sid, "--json", env=env_for(simulator, "v3"))
+        assert [e for e in again.json_lines() if e["event"] == "message"] == []
+        # a cursor the server no longer takes (400) means starting over, still without repeats
+        _, last_event = journal.get_session(sid).cursor.split("|")
+        journal.update_session(sid, cursor=f"stale-cursor|{last_event}")
+        stale = run_cli("tail", sid, "--json", env=env_for(simulator, "v3"))
+        assert stale.code == 0, stale.stderr
+        assert [e for e in stale.json_lines() if e["event"] == "message"] == []
+
+
 def test_tail_exit_code_for_each_end_state():
     cases = [(kind, end, 0 if end in ("finished", "waiting_for_user", "exit") else 1)
              for kind in KINDS for end in ("finished", "waiting_for_user", "exit", "error", "suspended", "expired")]
