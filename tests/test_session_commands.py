@@ -54,7 +54,7 @@ def new_session(sim: Simulator, kind: str, **script) -> str:
 
 @pytest.fixture
 def sim():
-    with Simulator(step_seconds=0.2) as simulator:
+    with Simulator(step_seconds=0.1) as simulator:
         yield simulator
 
 
@@ -265,7 +265,7 @@ def test_interactive_reply_is_sent_and_following_goes_on(sim, monkeypatch):
 @pytest.mark.parametrize("kind", KINDS)
 def test_status_one_look(sim, kind):
     sid = new_session(sim, kind, messages=MESSAGES)
-    time.sleep(1.0)
+    time.sleep(0.6)
     done = run_cli("status", sid, "--json", env=env_for(sim, kind))
     assert done.code == 0, done.stderr
     look = done.json()
@@ -280,7 +280,7 @@ def test_status_one_look(sim, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_send_then_follow(sim, kind):
     sid = new_session(sim, kind, question="Which branch?", messages=["Reading.", "Done."])
-    time.sleep(0.6)
+    time.sleep(0.3)
     done = run_cli("send", sid, "-", "--follow", "--interval", "2", input="use main\n", env=env_for(sim, kind))
     assert done.code == 0, done.stderr
     assert "Which branch?" not in done.stderr  # said before the reply: not news
