@@ -384,6 +384,11 @@ class Simulator:
         with self._lock:
             self._faults.append(_Fault(call, fault, times, dict(opts)))
 
+    def clear_faults(self) -> None:
+        """Drop every fault not yet consumed."""
+        with self._lock:
+            self._faults.clear()
+
     @property
     def pending_faults(self) -> list[tuple[str, str, int]]:
         """(call, fault, remaining) not yet consumed."""
