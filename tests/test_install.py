@@ -16,10 +16,11 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
+from helpers import Result, git, make_repo, run_cli
+
 from handoff import install as installer
 from handoff.config_merge import is_our_handler
 from handoff.errors import ConfigError
-from tests.helpers import Result, git, make_repo, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_KEY = "cog_NeverWriteThisValue0123456789"

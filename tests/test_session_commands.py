@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from helpers import GIT_ENV, Result, run_cli
 
 from handoff import journal
 from handoff.simulator import Simulator
-from tests.helpers import GIT_ENV, Result, run_cli
 
 KEYS = {"v1": "apk_test_0123456789abcdef", "v3": "cog_test_0123456789abcdef"}
 KINDS = ("v1", "v3")
