@@ -23,7 +23,7 @@ from handoff.config_merge import is_our_handler
 from handoff.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
-FAKE_KEY = "cog_NeverWriteThisValue0123456789"
+FAKE_KEY = "cog_" + "NeverWriteThisValue0123456789"  # pragma: allowlist secret
 TARGET_SCOPES = [("claude-code", "--user"), ("claude-code", "--project"), ("codex", "--project"),
                  ("codex", "--user"), ("cursor", "--project"), ("cursor", "--user"), ("git", "--user"),
                  ("git", "--project")]
