@@ -271,9 +271,16 @@ def test_agents_md_snippet_is_one_marked_block() -> None:
 
 # -- shipping ------------------------------------------------------------------------------------------
 
-def test_data_dir_finds_the_checkout_in_an_editable_install() -> None:
-    assert data_dir("integrations") == INTEGRATIONS
-    assert data_dir("hooks") == REPO / "hooks"
+def test_data_dir_finds_the_files_in_a_wheel_or_an_editable_checkout() -> None:
+    import handoff
+
+    packaged = Path(handoff.__file__).resolve().parent / "_data"
+    for name, checkout in (("integrations", INTEGRATIONS), ("hooks", REPO / "hooks")):
+        found = data_dir(name)
+        assert found == (packaged / name if (packaged / name).is_dir() else checkout)
+        shipped = {p.relative_to(found): p.read_bytes() for p in found.rglob("*") if p.is_file()}
+        source = {p.relative_to(checkout): p.read_bytes() for p in checkout.rglob("*") if p.is_file()}
+        assert shipped == source
 
 
 def test_the_wheel_ships_every_integration_file_and_finds_it(tmp_path: Path) -> None:
