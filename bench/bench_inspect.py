@@ -10,7 +10,8 @@ numbers resource.getrusage(RUSAGE_CHILDREN) sums up): ru_maxrss is the largest r
 the child or any git process it waited for, so git's own memory counts too.
 
 The big change is many ~1 MB files (half tracked and rewritten, half untracked), so git's own
-memory stays per-file; --single-file makes it one file instead, which git itself loads whole.
+memory stays per-file; --single-file makes it one tracked file instead, which git would load whole:
+the inspector names it ("too large") without diffing it.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ CONTRACT (owned by the repo-inspector work; prompt.py, secrets.py and the CLI re
 
 `inspect()` runs a handful of git commands (each costs a few milliseconds): one `rev-parse` for the
 layout, one `status --porcelain=v2` for branch, HEAD, upstream and untracked files, one `config`
-for the remotes, one `log` for unpushed commits and one streamed `diff <base>`. Untracked files
+for the remotes, one `log` for unpushed commits, one `diff --raw` (plus a `cat-file --batch-check`
+when tracked files changed) to find files too large to diff, and one streamed `diff <base>`. Untracked files
 are added as intent-to-add entries to a *copy* of the index, so the user's index and working tree
 are never written. The diff is read chunk by chunk and split per file, so a huge change costs
 memory only for the files that fit the budget.
@@ -217,6 +218,18 @@ class _Git:
         if status != 0:
             raise UsageError(f"git {args[0]} failed: {_last_line(err)}", "check the repository with `git status`")
         return out
+
+    def feed(self, *args: str, data: bytes) -> bytes:
+        """stdout of a git command given `data` on stdin; UsageError if it fails."""
+        try:
+            done = subprocess.run(["git", *_C_OPTIONS, *args], cwd=self.cwd, env={**os.environ, **_QUIET_ENV},
+                                  input=data, capture_output=True, check=False)
+        except FileNotFoundError:
+            raise UsageError("git is not installed or not on PATH", "install git") from None
+        if done.returncode != 0:
+            raise UsageError(f"git {args[0]} failed: {_last_line(_decode(done.stderr))}",
+                             "check the repository with `git status`")
+        return done.stdout
 
     @contextmanager
     def stream(self, *args: str, env: dict[str, str] | None = None) -> Iterator[Any]:
@@ -738,27 +751,31 @@ def _index_with_untracked(git: _Git, layout: _Layout, untracked: Sequence[bytes]
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-LARGE_UNTRACKED_BYTES = 50_000_000
+# git holds a whole file in memory (both sides of a change) to diff it; a multi-GB dump next to
+# the code must not cost that. Files over this size are named, not diffed.
+LARGE_FILE_BYTES = 50_000_000
 
 
 def _set_aside_large(root: str, untracked: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:
-    """(untracked files to diff, untracked files too large to diff).
-
-    git holds a whole file in memory to diff it; a stray multi-GB dump next to the code must not
-    cost that. Large untracked files are named, with their line count, but not diffed.
-    """
+    """(untracked files to diff, untracked files too large to diff)."""
     small, large = [], []
     for name in untracked:
-        try:
-            info = os.lstat(os.path.join(os.fsencode(root), name))
-        except OSError:
-            small.append(name)
-            continue
-        (large if stat.S_ISREG(info.st_mode) and info.st_size > LARGE_UNTRACKED_BYTES else small).append(name)
+        size = _worktree_size(root, name)
+        (large if size is not None and size > LARGE_FILE_BYTES else small).append(name)
     return small, large
 
 
-def _large_untracked_change(root: str, name: bytes) -> FileChange:
+def _worktree_size(root: str, name: bytes) -> int | None:
+    """Size of a regular file in the working tree; None for anything else (missing, symlink, directory)."""
+    try:
+        info = os.lstat(os.path.join(os.fsencode(root), name))
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+def _count_lines(root: str, name: bytes) -> tuple[int, bool]:
+    """(lines, binary) of a working-tree file, read in chunks; (0, False) when it cannot be read."""
     lines, binary, last = 0, False, b"\n"
     try:
         with open(os.path.join(os.fsencode(root), name), "rb") as handle:
@@ -770,16 +787,90 @@ def _large_untracked_change(root: str, name: bytes) -> FileChange:
                 last = chunk[-1:]
                 chunk = handle.read(_READ_SIZE)
     except OSError:
-        pass
+        return 0, False
     if not binary and last != b"\n":
         lines += 1  # a last line without a newline still counts
-    return FileChange(path=_decode(name), old_path=None, status="added", added=0 if binary else lines, removed=0,
+    return (0 if binary else lines), binary
+
+
+def _large_untracked_change(root: str, name: bytes) -> FileChange:
+    lines, binary = _count_lines(root, name)
+    return FileChange(path=_decode(name), old_path=None, status="added", added=lines, removed=0,
                       binary=binary, untracked=True, included=False, omitted_reason="too large")
 
 
-def _read_diff(git: _Git, base: str, env: dict[str, str], budget: int) -> _DiffSplitter:
+# ---------------------------------------------------------------------------------------------
+# Large tracked changes: found from `git diff --raw` (no content is read) and kept out of the diff
+
+_RAW_STATUS = {b"A": "added", b"M": "modified", b"D": "deleted", b"T": "typechange"}
+_REGULAR_MODES = (b"100644", b"100755")
+
+
+@dataclass(frozen=True)
+class _RawChange:
+    name: bytes
+    status: str
+    old_blob: str | None     # the base side's blob when it is a regular file
+    worktree_size: int | None
+
+
+def _large_tracked(git: _Git, root: str, base: str) -> list[_RawChange]:
+    """Tracked changes against `base` whose working-tree file or base blob is over LARGE_FILE_BYTES."""
+    out = git.out("diff", "--raw", "-z", "--no-renames", "--no-abbrev", "--no-ext-diff", "--ignore-submodules=none",
+                  base, "--")
+    changes = list(_parse_raw(out, root))
+    blob_sizes = _blob_sizes(git, [c.old_blob for c in changes if c.old_blob is not None])
+    return [c for c in changes
+            if max(c.worktree_size or 0, blob_sizes.get(c.old_blob or "", 0)) > LARGE_FILE_BYTES]
+
+
+def _parse_raw(out: bytes, root: str) -> Iterator[_RawChange]:
+    """`:old_mode new_mode old_sha new_sha X\\0path\\0` entries, regular files only."""
+    fields = out.split(b"\0")
+    for meta, name in zip(fields[0::2], fields[1::2], strict=False):
+        parts = meta.lstrip(b":").split(b" ")
+        if len(parts) != 5 or parts[4][:1] not in _RAW_STATUS:
+            continue  # an unmerged entry (U) or anything unexpected: left to the diff
+        old_mode, new_mode, old_sha, _, letter = parts
+        if old_mode not in _REGULAR_MODES and new_mode not in _REGULAR_MODES:
+            continue  # submodules and symlinks are small
+        old_blob = _decode(old_sha) if old_mode in _REGULAR_MODES and old_sha.strip(b"0") else None
+        worktree = _worktree_size(root, name) if new_mode in _REGULAR_MODES else None
+        yield _RawChange(name, _RAW_STATUS[letter[:1]], old_blob, worktree)
+
+
+def _blob_sizes(git: _Git, blobs: Sequence[str]) -> dict[str, int]:
+    """Object sizes from one `cat-file --batch-check` (reads object headers, not contents)."""
+    if not blobs:
+        return {}
+    out = git.feed("cat-file", "--batch-check=%(objectname) %(objectsize)",
+                   data="".join(f"{blob}\n" for blob in dict.fromkeys(blobs)).encode())
+    sizes = {}
+    for line in _decode(out).splitlines():
+        blob, _, size = line.partition(" ")
+        if size.isdigit():
+            sizes[blob] = int(size)
+    return sizes
+
+
+def _large_tracked_change(root: str, change: _RawChange) -> FileChange:
+    # A new file's lines are all added; for other changes the counts would need the diff we avoid.
+    lines, binary = _count_lines(root, change.name) if change.worktree_size is not None else (0, False)
+    return FileChange(path=_decode(change.name), old_path=None, status=change.status,
+                      added=lines if change.status == "added" else 0, removed=0, binary=binary,
+                      untracked=False, included=False, omitted_reason="too large")
+
+
+def _exclusions(names: Sequence[bytes]) -> list[str]:
+    """Pathspecs that keep `names` out of a diff run at the top level, whatever characters they hold."""
+    return [f":(exclude,literal){os.fsdecode(name)}" for name in names]
+
+
+def _read_diff(git: _Git, base: str, env: dict[str, str], budget: int, exclude: Sequence[bytes] = ()) -> _DiffSplitter:
     splitter = _DiffSplitter(budget)
-    with git.stream(*_DIFF_OPTIONS, base, "--", env=env) as stdout:
+    if exclude:
+        env = {**env, "GIT_LITERAL_PATHSPECS": "0"}  # a user's GIT_LITERAL_PATHSPECS=1 would disable the magic
+    with git.stream(*_DIFF_OPTIONS, base, "--", *_exclusions(exclude), env=env) as stdout:
         while chunk := stdout.read(_READ_SIZE):
             splitter.feed(chunk)
     splitter.close()
@@ -808,10 +899,13 @@ def inspect(path: str | os.PathLike[str] | None = None, *, include_untracked: bo
     history = _read_history(git, status.head, remote.name)
     patch_base = history.base or status.head
     untracked, too_large = _set_aside_large(layout.root, status.untracked if include_untracked else [])
+    large_tracked = _large_tracked(git, layout.root, patch_base or layout.empty_tree)
     with _index_with_untracked(git, layout, untracked) as (env, untracked_warning):
-        splitter = _read_diff(git, patch_base or layout.empty_tree, env, max_diff_bytes)
+        splitter = _read_diff(git, patch_base or layout.empty_tree, env, max_diff_bytes,
+                              exclude=[change.name for change in large_tracked])
     untracked_names = {_decode(name) for name in untracked} if not untracked_warning else set()
     files = tuple(_file_change(result, untracked_names) for result in splitter.results)
+    files += tuple(_large_tracked_change(layout.root, change) for change in large_tracked)
     files += tuple(_large_untracked_change(layout.root, name) for name in too_large)
     submodules = tuple(dict.fromkeys([*(f.path for f in files if f.status == "submodule"), *status.submodules]))
     warnings = [w for w in (remote.warning, history.warning, untracked_warning) if w]
@@ -842,8 +936,8 @@ def _change_warnings(files: Sequence[FileChange], submodules: Sequence[str], sta
     if odd := by_reason.get("not UTF-8"):
         warnings.append(f"{len(odd)} file(s) left out because their diff is not UTF-8 text: {_names(odd)}")
     if large := by_reason.get("too large"):
-        warnings.append(f"{len(large)} untracked file(s) over {LARGE_UNTRACKED_BYTES // 1_000_000} MB are named "
-                        f"but not carried: {_names(large)}")
+        warnings.append(f"{len(large)} file(s) over {LARGE_FILE_BYTES / 1_000_000:g} MB are named but not carried "
+                        f"(too large to diff): {_names(large)}")
     if binary := by_reason.get("binary"):
         warnings.append(f"{len(binary)} binary file(s) are named but not carried: {_names(binary)}")
     if submodules:

@@ -415,7 +415,7 @@ def test_non_utf8_content_and_names_are_marked_not_crashed(tmp_path: Path):
 
 
 def test_huge_untracked_files_are_named_not_diffed(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(inspector, "LARGE_UNTRACKED_BYTES", 1000)
+    monkeypatch.setattr(inspector, "LARGE_FILE_BYTES", 1000)
     root = make_repo(tmp_path / "widgets")
     write(root, {"dump.sql": "insert;\n" * 300 + "tail", "small.txt": "s\n"})
     ctx = inspect(root)
@@ -423,6 +423,34 @@ def test_huge_untracked_files_are_named_not_diffed(tmp_path: Path, monkeypatch):
     assert (dump.included, dump.omitted_reason, dump.added, dump.untracked) == (False, "too large", 301, True)
     assert "insert;" not in ctx.patch and "+s" in ctx.patch
     assert any("dump.sql" in w and "not carried" in w for w in ctx.warnings)
+
+
+def test_huge_tracked_changes_are_named_not_diffed(tmp_path: Path, monkeypatch):
+    """Over the limit on either side (working tree or base blob): kept out of `git diff`, named instead."""
+    monkeypatch.setattr(inspector, "LARGE_FILE_BYTES", 1000)
+    monkeypatch.setenv("GIT_LITERAL_PATHSPECS", "1")  # must not turn the exclusions into file names
+    big = "row\n" * 500
+    glob_name = "big[1]*.txt"  # as a glob it would also match big1x.txt
+    root = make_repo(tmp_path / "widgets", {"shrinks.txt": big, "gone.txt": big, "grows.txt": "g\n",
+                                             "big1x.txt": "x\n", "small.txt": "s\n"})
+    write(root, {glob_name: "new\n" * 400})
+    commit_all(root, "local: a big new file, not pushed")  # base..HEAD, invisible to `git status`
+    write(root, {"shrinks.txt": "short\n", "grows.txt": "grown\n" * 300, "big1x.txt": "y\n", "small.txt": "t\n"})
+    (root / "gone.txt").unlink()
+    ctx = inspect(root)
+    files = by_path(ctx)
+    expected = {"shrinks.txt": ("modified", 0), "gone.txt": ("deleted", 0), "grows.txt": ("modified", 0),
+                glob_name: ("added", 400)}
+    for name, (status, added) in expected.items():
+        change = files[name]
+        assert (change.status, change.added, change.untracked) == (status, added, False), name
+        assert (change.included, change.omitted_reason) == (False, "too large"), name
+        assert name not in ctx.patch
+    assert files["big1x.txt"].included and files["small.txt"].included
+    assert "+y\n" in ctx.patch and "+t\n" in ctx.patch and "row" not in ctx.patch and "grown" not in ctx.patch
+    assert ctx.truncated
+    [warning] = [w for w in ctx.warnings if "too large" in w]
+    assert "4 file(s)" in warning and "shrinks.txt" in warning
 
 
 def test_a_file_containing_a_diff_is_one_file(tmp_path: Path):
