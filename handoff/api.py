@@ -17,7 +17,6 @@ import hashlib
 import json
 import random
 import re
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,8 +28,9 @@ import httpx
 from handoff import __version__
 from handoff.config import APP_URL, Settings
 from handoff.errors import ApiUnreachable, ConfigError, HandoffError, UsageError, mask_key, mask_secrets
+from handoff.prompt import HANDOFF_TAG
+from handoff.prompt import new_client_tag as new_client_tag  # re-exported: one definition of handoff tags
 
-HANDOFF_TAG = "handoff"
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 0.5    # seconds; the n-th retry waits up to base * 2**(n-1) ...
 BACKOFF_CAP = 8.0     # ... but never more than this per sleep (unless the server's Retry-After says so)
@@ -57,11 +57,6 @@ def normalize_session_id(text: str) -> str:
         raise UsageError(f"not a Devin session id or URL: {mask_secrets(shown)!r}",
                          "use devin-<id>, <id>, or https://app.devin.ai/sessions/<id>")
     return f"devin-{match.group(1)}"
-
-
-def new_client_tag() -> str:
-    """A tag unique to one handoff: how a create that may have reached Devin is found again."""
-    return f"handoff-{secrets.token_hex(6)}"
 
 
 def _web_url(session_id: str) -> str:
