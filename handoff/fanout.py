@@ -283,13 +283,6 @@ class Launched:
     exit_code: int | None = None  # of following
 
 
-def _journal_meta(prepared: PreparedHandoff) -> dict[str, Any]:
-    repo = prepared.repo
-    return {"title": prepared.request.title, "repo_slug": repo.slug if repo else None,
-            "repo_root": repo.root if repo else None, "branch": repo.branch if repo else None,
-            "base": repo.base if repo else None}
-
-
 def create_all(tasks: list[FanoutTask], prepared: list[PreparedHandoff], settings: Settings,
                workers: int = CREATE_WORKERS) -> tuple[list[Launched], bool]:
     """Create every session on a bounded pool; a failed create is kept in the outbox by the launcher.
@@ -301,7 +294,7 @@ def create_all(tasks: list[FanoutTask], prepared: list[PreparedHandoff], setting
     launched = [Launched(task, item) for task, item in zip(tasks, prepared, strict=True)]
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(launched))), thread_name_prefix="handoff-create")
     futures: list[Future[Any]] = [pool.submit(launch.create_session, item.prepared.request, settings,
-                                              _journal_meta(item.prepared)) for item in launched]
+                                              item.prepared.journal_meta()) for item in launched]
     interrupted = False
     try:
         while wait(futures, timeout=0.2).not_done:  # short waits keep Ctrl-C responsive

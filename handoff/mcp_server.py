@@ -185,9 +185,8 @@ def create_handoff(task: str, context: str | None, tags: list[str] | None, repo_
     if prepared.blocked:
         raise SecretsBlocked(_blocked_message(prepared))
     from handoff import launch
-    from handoff.commands.create import _journal_meta
 
-    client, session = launch.create_session(prepared.request, settings, _journal_meta(prepared))
+    client, session = launch.create_session(prepared.request, settings, prepared.journal_meta())
     client.close()
     return _create_result(prepared, session)
 

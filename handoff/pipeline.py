@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from handoff.prompt import HandoffRequest, build_request, new_client_tag, render_facts
 from handoff.repo import DEFAULT_MAX_DIFF_BYTES, RepoContext
@@ -35,6 +36,17 @@ class PreparedHandoff:
     @property
     def blocked(self) -> bool:
         return self.gate.report.blocked
+
+    def journal_meta(self) -> dict[str, Any]:
+        """The repo facts the journal keeps beside a session (or an outbox entry) of this handoff."""
+        repo = self.repo
+        return {
+            "title": self.request.title,
+            "repo_slug": repo.slug if repo else None,
+            "repo_root": repo.root if repo else None,
+            "branch": repo.branch if repo else None,
+            "base": repo.base if repo else None,
+        }
 
 
 def inspect_repo(path: str | None, options: HandoffOptions) -> RepoContext | None:

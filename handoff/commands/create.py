@@ -109,17 +109,6 @@ def show_summary(prepared: PreparedHandoff, out: Output) -> None:
             else f"secrets:  {len(report.findings)} redacted")
 
 
-def _journal_meta(prepared: PreparedHandoff) -> dict[str, Any]:
-    repo = prepared.repo
-    return {
-        "title": prepared.request.title,
-        "repo_slug": repo.slug if repo else None,
-        "repo_root": repo.root if repo else None,
-        "branch": repo.branch if repo else None,
-        "base": repo.base if repo else None,
-    }
-
-
 @click.command()
 @content_options
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; no key and no network needed.")
@@ -187,7 +176,7 @@ def launch_prepared(prepared: PreparedHandoff, settings: Settings, out: Output, 
     """Post a gated handoff, announce the session, then follow it unless `detach`."""
     from handoff import launch
 
-    client, session = launch.create_session(prepared.request, settings, _journal_meta(prepared))
+    client, session = launch.create_session(prepared.request, settings, prepared.journal_meta())
     with client:
         _announce(session, out)
         if detach:
