@@ -46,6 +46,10 @@ _KEYWORDS = (  # KeywordDetector's DENYLIST
 )
 
 
+DEVIN_KEY_DETECTOR = "DevinApiKeyDetector"
+_DEVIN_KEY = r"\b(?:apk_user_|apk_|cog_)[A-Za-z0-9_\-]{16,}"
+
+
 @dataclass(frozen=True)
 class PluginSpec:
     name: str        # detect-secrets class name (also what a baseline's plugins_used calls it)
@@ -83,6 +87,8 @@ PLUGINS: tuple[PluginSpec, ...] = (
     PluginSpec("StripeDetector", "stripe", r"[rs]k_live_", "vendor"),
     PluginSpec("TelegramBotTokenDetector", "telegram_token", r"\d{8}:[\w-]{35}", "vendor"),
     PluginSpec("TwilioKeyDetector", "twilio", r"(?:AC|SK)[a-z0-9]{32}", "vendor"),
+    # Not a detect-secrets plugin: Devin's own API keys, which no detect-secrets plugin knows (module "").
+    PluginSpec(DEVIN_KEY_DETECTOR, "", _DEVIN_KEY, "vendor"),
     PluginSpec("KeywordDetector", "keyword", f"(?i:{_KEYWORDS})", "keyword"),
     # An entropy above the limit needs that many distinct characters: > 4.5 bits -> 23, > 3.0 -> 9.
     PluginSpec("Base64HighEntropyString", "high_entropy_strings",
@@ -108,6 +114,7 @@ _CASED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
         (r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}", ["DiscordBotTokenDetector"]),
         (r"gh[pousr]_", ["GitHubTokenDetector"]), ("GR1348941", ["GitLabTokenDetector"]),
         (r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-", ["GitLabTokenDetector"]),
+        ("apk_", [DEVIN_KEY_DETECTOR]), ("cog_", [DEVIN_KEY_DETECTOR]),
         ("eyJ", ["JwtTokenDetector"]), (r"-us\d", ["MailchimpDetector"]), ("_authToken=", ["NpmDetector"]),
         ("T3BlbkFJ", ["OpenAIDetector"]), ("PRIVATE KEY", ["PrivateKeyDetector"]),
         ("PuTTY-User-Key-File-2", ["PrivateKeyDetector"]), ("pypi-AgE", ["PypiTokenDetector"]),
@@ -267,8 +274,21 @@ def _defer_import(name: str) -> None:
         sys.modules[name] = _DeferredModule(name)
 
 
+class _DevinKeyPlugin:
+    """The shape of a detect-secrets plugin, for Devin API keys (`apk_…`, `apk_user_…`, `cog_…`)."""
+
+    secret_type = "Devin API Key"
+    denylist = (re.compile(_DEVIN_KEY),)
+
+    def analyze_line(self, *, filename: str, line: str, line_number: int, context: Any) -> list[Any]:
+        return [types.SimpleNamespace(type=self.secret_type, secret_value=match.group())
+                for match in self.denylist[0].finditer(line)]
+
+
 @cache
 def _plugin(spec: PluginSpec) -> Any:
+    if not spec.module:
+        return _DevinKeyPlugin()
     _no_verification()
     module = importlib.import_module(f"detect_secrets.plugins.{spec.module}")
     plugin_class = getattr(module, spec.name)

@@ -408,3 +408,17 @@ def test_requests_is_deferred_when_detect_secrets_runs() -> None:
             f"r = gate('', {{'task': 'use {token}'}}, repo_root=None); "
             "print(r.report.blocked, 'detect_secrets' in sys.modules, 'urllib3' in sys.modules)")
     assert _run(code) == "True True False"
+
+
+def test_devin_api_keys_are_caught_and_redacted():
+    # No detect-secrets plugin knows Devin's own keys; the gate has its own detector for them.
+    key = "cog_" + "a1B2c3D4e5F6g7H8i9J0kLmN"
+    legacy = "apk_user_" + "Zx9Yw8Vu7Ts6Rq5Po4"
+    patch = ("diff --git a/run.sh b/run.sh\nnew file mode 100644\n--- /dev/null\n+++ b/run.sh\n@@ -0,0 +1,3 @@\n"
+             f"+export DEVIN_API_KEY={key}\n+the cog_wheel turns\n+curl -H 'Authorization: Bearer {legacy}'\n")
+    report = gate(patch, {"task": f"use {key}"}, repo_root=None).report
+    assert {(f.source, f.line, f.kind) for f in report.findings} == {
+        ("run.sh", 1, "Devin API Key"), ("run.sh", 3, "Devin API Key"), ("task", 1, "Devin API Key")}
+    assert key not in repr(report) and legacy not in repr(report)
+    redacted = gate(patch, {"task": f"use {key}"}, repo_root=None, redact=True)
+    assert key not in redacted.patch and legacy not in redacted.patch and key not in redacted.texts["task"]
