@@ -1,0 +1,22 @@
+"""Print the fault matrix (tests/fault_matrix.py) as the Markdown table the README carries.
+
+Usage: python bench/fault_table.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from fault_matrix import markdown_table
+
+
+def main() -> int:
+    print(markdown_table())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
