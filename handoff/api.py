@@ -179,6 +179,11 @@ class _MaybeReceived(UnreachableError):
     """Internal: a non-idempotent call failed after its request may have been processed."""
 
 
+class _MaybeInFlight(_MaybeReceived):
+    """Internal: a create timed out; the server may still be working on it, so a lookup cannot prove
+    it failed, and sending it again could make a second session."""
+
+
 # -- parsing ------------------------------------------------------------------------------------------
 
 def _one_line(text: str, limit: int = _MAX_REASON) -> str:
@@ -398,7 +403,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 
 # How a call may be repeated:
 #   read   - GET and archive (idempotent): any transport failure, 429, 5xx, a broken success body
-#   write  - send: only when provably not processed (not sent, 429, 503) or a gateway said so (502, 504)
+#   write  - send: only when provably not processed (not sent, 429, 503); a 502/504 may come after delivery
 #   create - only when provably not processed; otherwise _MaybeReceived, resolved by a lookup by tag
 _MODES = ("read", "write", "create")
 
@@ -477,6 +482,11 @@ class DevinClient:
                 found = self._lookup_created(client_tag, budget, cause)
             if found is not None:
                 return found
+            if isinstance(cause, _MaybeInFlight):
+                # Not found yet proves nothing while a timed-out create may still be running: never resend;
+                # the caller keeps the handoff and `retry` looks the tag up again later.
+                self._raise(AmbiguousCreate, f"{cause.message}; the session may still be created (no session "
+                                             f"with tag {client_tag} yet)", None, cause.status, cause.request_id)
             if attempt == MAX_ATTEMPTS or budget.remaining() <= 0:
                 self._raise(UnreachableError, f"{cause.message}; no session was created (checked by tag "
                                               f"{client_tag})", "try again later", cause.status, cause.request_id)
@@ -682,7 +692,8 @@ class DevinClient:
         else:
             reason = f"the connection to the Devin API at {where} broke ({what}: {_one_line(str(exc), 120)})"
         if mode == "create":
-            self._raise(_MaybeReceived, reason, None, None, None)
+            timed_out = isinstance(exc, httpx.TimeoutException)
+            self._raise(_MaybeInFlight if timed_out else _MaybeReceived, reason, None, None, None)
         if mode == "write":
             self._raise(UnreachableError, reason, "it may have been delivered: check the session before resending",
                         None, None)
@@ -702,7 +713,7 @@ class DevinClient:
         provably_refused = status in (429, 503)
         if mode == "create" and not provably_refused:
             self._raise(_MaybeReceived, reason, None, status, request_id)
-        if mode == "write" and status not in _RETRYABLE_STATUS:
+        if mode == "write" and not provably_refused:
             self._raise(UnreachableError, reason, "it may have been delivered: check the session before resending",
                         status, request_id)
         return self._error(UnreachableError, reason, "try again later", status, request_id), retry_after

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fault_matrix import FAULTS_BY_LABEL, READ_TIMEOUT, RETRY_AFTER, SLOW_SECONDS, Expect, cells, sim_call
 
 from handoff import api
 from handoff.config import Settings
 from handoff.simulator import DEFAULT_ORG, Simulator
-from tests.fault_matrix import FAULTS_BY_LABEL, READ_TIMEOUT, RETRY_AFTER, SLOW_SECONDS, Expect, cells, sim_call
 
 KEYS = {"v3": "cog_faultmatrixSECRETvalue0123456789", "v1": "apk_faultmatrixSECRETvalue0123456789"}
 MESSAGE = "fault matrix: please carry on"
