@@ -70,7 +70,9 @@ class Expect:
 
     def cell(self) -> str:
         """A short Markdown cell: 'retried → ok', 'exit 4', 'lookup → 1 session'."""
-        if self.lookup:
+        if self.lookup and self.error:
+            text = f"lookup, not resent → exit {self.exit_code}, kept for `retry`"
+        elif self.lookup:
             text = "lookup → 1 session" if self.requests == 1 else "lookup, resent → 1 session"
         elif self.error:
             text = f"{'retried → ' if self.retried else ''}exit {self.exit_code}"
@@ -163,6 +165,6 @@ def markdown_table() -> str:
     concerns = sorted({e.concern for *_, e in cells() if e.concern} | {e.bug for *_, e in cells() if e.bug})
     lines.append("")
     lines.append("Each fault strikes once. exit 2 = usage/not found, 4 = config/auth, 5 = API unreachable. "
-                 "Archive is v3 only. Every create ends with one session, except the cell marked bug.")
+                 "Archive is v3 only. Every create ends with exactly one session (a kept one lands later).")
     lines.extend(f"- ⚠ {text}" for text in concerns)
     return "\n".join(lines)

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_matrix import FAULTS_BY_LABEL, READ_TIMEOUT, RETRY_AFTER, SLOW_SECONDS, Expect, cells, sim_call
+from fault_matrix import (
+    FAULTS_BY_LABEL,
+    READ_TIMEOUT,
+    RETRY_AFTER,
+    SLOW_SECONDS,
+    Expect,
+    cells,
+    markdown_table,
+    sim_call,
+)
 
 from handoff import api
 from handoff.config import Settings
@@ -109,3 +119,9 @@ def test_fault_cell(sim: Simulator, label: str, call: str, kind: str, expect: Ex
         assert len(sim.sessions) == sessions_before, "a non-create call made a session"
     if expect.delivered is not None:
         assert _delivered(sim, session_id) == expect.delivered
+
+
+def test_the_readme_carries_the_table_these_tests_assert() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- fault-matrix:start -->\n", 1)[1].split("\n<!-- fault-matrix:end -->", 1)[0]
+    assert block.strip() == markdown_table().strip(), "run `python bench/fault_table.py` and paste it into README.md"
