@@ -650,7 +650,8 @@ def _marker_name(value: bytes | None, prefix: bytes) -> bytes | None:
     """The name on a `--- a/x` / `+++ b/x` line (git adds a tab after names with spaces)."""
     if value is None or value == b"/dev/null":
         return None
-    name = _unquote(value) if value.startswith(b'"') else value.removesuffix(b"\t")
+    value = value.removesuffix(b"\t")   # also after a quoted name: `+++ "b/say \"hi\" there"<TAB>`
+    name = _unquote(value) if value.startswith(b'"') else value
     return name.removeprefix(prefix)
 
 
