@@ -416,7 +416,7 @@ class DevinClient:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._key = settings.require_key()
         self.settings = settings
-        self.version = "v3" if self._key.startswith("cog_") else "v1"
+        self.version = settings.api_version
         self.retry_budget = retry_budget
         self._root = re.sub(r"/(v1|v3)$", "", settings.api_url.rstrip("/"))
         self._org: str | None = settings.org_id or None
