@@ -111,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     repeat = 3 if args.quick else 7
 
-    from handoff.secrets import gate
+    from handoff.gate import gate
 
     rows: list[tuple[str, str]] = []
     one_mb = make_diff(1_000_000)
@@ -128,18 +128,18 @@ def main() -> None:
 
     prelude = f"import sys, time; sys.path.insert(0, {str(ROOT)!r}); "
     gen = "from bench.bench_secrets import make_diff; d = make_diff(100_000); "
-    rows.append(("import handoff.secrets (fresh process)", "{:.1f} ms".format(1000 * _fresh_process(
-        prelude + "t = time.perf_counter(); import handoff.secrets; print(time.perf_counter() - t)", repeat))))
+    rows.append(("import handoff.gate (fresh process)", "{:.1f} ms".format(1000 * _fresh_process(
+        prelude + "t = time.perf_counter(); import handoff.gate; print(time.perf_counter() - t)", repeat))))
     # The IBM plugins annotate a function with `requests.Response`, which loads requests: they are
     # imported only when a line routes to them (a keyword followed by a 44/48-character token).
-    lazy = ("t = time.perf_counter(); import handoff.secret_scan as s; "
+    lazy = ("t = time.perf_counter(); import handoff.gate.detectors as s; "
             "[s._plugin(p) for p in s.PLUGINS if not p.name.startswith('Ibm')]; s._heuristics(); "
             "print(time.perf_counter() - t)")
-    rows.append(("import handoff.secrets + detect-secrets plugins, requests deferred",
+    rows.append(("import handoff.gate + detect-secrets plugins, requests deferred",
                  f"{1000 * _fresh_process(prelude + lazy, repeat):.1f} ms"))
     rows.append(("  same, after click + GitPython are loaded (CLI case)",
                  f"{1000 * _fresh_process(prelude + 'import click, git; ' + lazy, repeat):.1f} ms"))
-    cold = (prelude + "import click, git; " + gen + "t = time.perf_counter(); from handoff.secrets import gate; "
+    cold = (prelude + "import click, git; " + gen + "t = time.perf_counter(); from handoff.gate import gate; "
             "gate(d, {'task': 'refactor the handlers'}, repo_root=None); print(time.perf_counter() - t)")
     rows.append(("100 KB diff, cold: import + gate (CLI case)", f"{1000 * _fresh_process(cold, repeat):.1f} ms"))
     plain = (prelude + "t = time.perf_counter(); import detect_secrets.plugins.base; "

@@ -226,7 +226,7 @@ def _shell_script(args: list[str]) -> str | None:
 
 @dataclass(frozen=True)
 class GateVerdict:
-    findings: tuple[Any, ...]     # handoff.secrets.Finding, masked
+    findings: tuple[Any, ...]     # handoff.gate.Finding, masked
     call: HandoffCall
 
     def reason(self) -> str:
@@ -487,7 +487,7 @@ def _cut_patch(patch: str, limit: int) -> tuple[str, bool]:
 
 def pre_push(stdin_text: str, cwd: str) -> tuple[int, list[str]]:
     """git pre-push: scan the diff of the outgoing commits; (1, masked findings) aborts the push."""
-    from handoff.secrets import gate
+    from handoff.gate import gate
 
     root = git_toplevel(cwd)
     if root is None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from handoff.prompt import HandoffRequest, build_request, new_client_tag, render_facts
 from handoff.repo import DEFAULT_MAX_DIFF_BYTES, RepoContext
-from handoff.secrets import GateResult, gate
+from handoff.gate import GateResult, gate
 
 FACTS_SOURCE = "repository facts"
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handoff import secret_scan as scan
+from handoff.gate import detectors as scan
 from handoff.errors import ConfigError
-from handoff.secrets import SENSITIVE_FILE, Finding, gate, is_sensitive_path, mask
+from handoff.gate import SENSITIVE_FILE, Finding, gate, is_sensitive_path, mask
 
 CORPUS = Path(__file__).parent / "corpus"
 PLANTED = CORPUS / "planted"
@@ -395,7 +395,7 @@ def _run(code: str) -> str:
 
 
 def test_detect_secrets_is_not_imported_when_no_line_is_a_candidate() -> None:
-    code = ("import sys; from handoff.secrets import gate; "
+    code = ("import sys; from handoff.gate import gate; "
             "r = gate('diff --git a/a b/a\\n--- a/a\\n+++ b/a\\n@@ -1 +1 @@\\n-x = 1\\n+x = 2\\n', "
             "{'task': 'rename a variable'}, repo_root=None); "
             "print(r.report.blocked, 'detect_secrets' in sys.modules)")
@@ -404,7 +404,7 @@ def test_detect_secrets_is_not_imported_when_no_line_is_a_candidate() -> None:
 
 def test_requests_is_deferred_when_detect_secrets_runs() -> None:
     token = _value("github_tokens")
-    code = ("import sys; from handoff.secrets import gate; "
+    code = ("import sys; from handoff.gate import gate; "
             f"r = gate('', {{'task': 'use {token}'}}, repo_root=None); "
             "print(r.report.blocked, 'detect_secrets' in sys.modules, 'urllib3' in sys.modules)")
     assert _run(code) == "True True False"

@@ -9,7 +9,7 @@ exclude-files / exclude-lines / exclude-secrets regex filters) and detect-secret
 `pragma: allowlist secret` / `pragma: allowlist nextline secret`. Changed sensitive files
 (`.env`, keys, keystores, tfstate, …) are findings by name. With `redact=True` found values are
 replaced by `[REDACTED <type>]` instead of blocking. Detection is detect-secrets' plugins behind
-a pre-filter (see handoff/secret_scan.py); a finding carries a masked preview, never the value.
+a pre-filter (see handoff/gate/detectors.py); a finding carries a masked preview, never the value.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from handoff import secret_scan as scan
+from handoff.gate import detectors as scan
 from handoff.errors import ConfigError
 
 SENSITIVE_FILE = "Sensitive file"
