@@ -10,9 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from handoff.gate import GateResult, gate
 from handoff.prompt import HandoffRequest, build_request, new_client_tag, render_facts
 from handoff.repo import DEFAULT_MAX_DIFF_BYTES, RepoContext
-from handoff.gate import GateResult, gate
 
 FACTS_SOURCE = "repository facts"
 

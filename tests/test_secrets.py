@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handoff.gate import detectors as scan
 from handoff.errors import ConfigError
 from handoff.gate import SENSITIVE_FILE, Finding, gate, is_sensitive_path, mask
+from handoff.gate import detectors as scan
 
 CORPUS = Path(__file__).parent / "corpus"
 PLANTED = CORPUS / "planted"

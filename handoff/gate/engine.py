@@ -22,8 +22,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from handoff.gate import detectors as scan
 from handoff.errors import ConfigError
+from handoff.gate import detectors as scan
 
 SENSITIVE_FILE = "Sensitive file"
 
