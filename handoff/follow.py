@@ -5,33 +5,35 @@ last, one EndEvent; the command that consumes them decides how to show them (tex
 
 Polling adapts to the session: right after activity (a new message, a status change, a newer
 `updated_at`) it polls every `min_interval` seconds, so a message shows up within about a second;
-while nothing happens it backs off ×1.5 per quiet poll up to `max_interval`. On v3 a full poll
-costs two requests (get + messages), so messages are fetched only when the session shows signs of
-change or was recently active; a long-idle follower makes about one request per `max_interval`.
+while nothing happens it backs off ×1.5 per quiet poll up to `max_interval`. Where messages come
+separately from the session, a full poll costs two requests (get + messages), so messages are
+fetched only when the session shows signs of change or was recently active; a long-idle
+follower makes about one request per `max_interval`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from handoff import journal
+from handoff.devin.errors import ApiError, AuthError, NotFoundError, ValidationError
+from handoff.devin.models import SUCCESS_OUTCOMES
 from handoff.errors import EXIT_SESSION_FAILED, EXIT_UNREACHABLE
+from handoff.runtime import REAL, Runtime
 
-SUCCESS_OUTCOMES = frozenset({"finished", "waiting_for_user", "exit"})
 GIVE_UP_AFTER = 600.0       # seconds of continuous failure before a follow ends with exit 5
 FIRST_CONTACT_GIVE_UP = 30.0  # ... when the API never answered at all (a wrong URL, no network)
 HOT_SECONDS = 8.0           # after activity, keep polling at the shortest interval this long
-SAFETY_FETCH_SECONDS = 60.0  # v3: fetch messages at least this often even when updated_at stands still
+SAFETY_FETCH_SECONDS = 60.0  # paged messages: fetch messages at least this often even when updated_at stands still
 REPLY_GRACE_SECONDS = 120.0  # after a reply, how long a stale "waiting_for_user" is not taken as the end
 
 
 class FollowClient(Protocol):
-    """What the follower needs from handoff.api.DevinClient."""
+    """What the follower needs from handoff.devin.client.DevinClient (it reads only the internal model)."""
 
-    version: str
+    messages_with_session: bool   # a get carries the messages: one request per look
 
     def get(self, session_id: str) -> Any: ...
 
@@ -108,7 +110,7 @@ _CURSOR_SEP = "|"
 def encode_cursor(api_cursor: str | None, last_event_id: str | None) -> str | None:
     """The follower's resumable cursor: the API's page cursor plus the last message seen.
 
-    The API cursor may point before messages already shown (v3 keeps the previous page's cursor
+    The API cursor may point before messages already shown (a paged API keeps the previous page's cursor
     when the last page has none), so on resume everything up to the last seen event is skipped."""
     if not api_cursor and not last_event_id:
         return None
@@ -130,7 +132,7 @@ class Pacer:
     """How long to wait before the next poll: short after activity, ×`factor` per quiet poll, capped."""
 
     def __init__(self, max_interval: float, *, min_interval: float = 1.0, factor: float = 1.5,
-                 hot_seconds: float = HOT_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+                 hot_seconds: float = HOT_SECONDS, clock: Callable[[], float] = REAL.clock) -> None:
         self.max_interval = max(max_interval, 0.05)
         self.min_interval = min(min_interval, self.max_interval)
         self.factor = factor
@@ -157,11 +159,8 @@ class Pacer:
 
 # -- follower ----------------------------------------------------------------------------------------
 
-def _error_classes() -> tuple[tuple[type[Exception], ...], type[Exception]]:
-    """(errors that end a follow at once, errors worth waiting out)."""
-    from handoff.api import ApiError, AuthError, NotFoundError, ValidationError
-
-    return (AuthError, NotFoundError, ValidationError), ApiError
+# errors that end a follow at once; other API errors are worth waiting out
+_FATAL = (AuthError, NotFoundError, ValidationError)
 
 
 def failure_reason(session: Any) -> str | None:
@@ -195,18 +194,17 @@ class Follower:
 
     def __init__(self, client: FollowClient, session_id: str, *, interval: float = 10.0,
                  cursor: str | None = None, min_interval: float = 1.0, give_up_after: float = GIVE_UP_AFTER,
-                 first_contact_give_up: float = FIRST_CONTACT_GIVE_UP,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 first_contact_give_up: float = FIRST_CONTACT_GIVE_UP, runtime: Runtime = REAL,
                  record: bool = True) -> None:
         self.client = client
         self.session_id = session_id
-        self.clock = clock
-        self.sleep = sleep
+        self.clock = runtime.clock
+        self.sleep = runtime.sleep
         self.give_up_after = give_up_after
         self.first_contact_give_up = first_contact_give_up
         self._reached = False  # has any poll succeeded yet?
         self.record = record
-        self.pacer = Pacer(interval, min_interval=min_interval, clock=clock)
+        self.pacer = Pacer(interval, min_interval=min_interval, clock=runtime.clock)
         self.state = _State()
         self.state.api_cursor, self.state.skip_through = decode_cursor(cursor)
         self.state.last_event_id = self.state.skip_through
@@ -220,7 +218,7 @@ class Follower:
 
     def prime(self) -> None:
         """Mark the messages and PRs there are now as already shown (before sending a reply)."""
-        if self.client.version == "v1":
+        if self.client.messages_with_session:
             session = self.client.get(self.session_id)
             items, api_cursor = session.messages, None
         else:
@@ -240,16 +238,15 @@ class Follower:
         self.pacer.after_poll(active=True)
 
     def events(self) -> Iterator[FollowEvent]:
-        fatal, transient = _error_classes()
         failing_since: float | None = None
         last_notice_at = float("-inf")
         backoff = self.pacer.min_interval
         while True:
             try:
                 ended = yield from self._poll()
-            except fatal:
+            except _FATAL:
                 raise
-            except transient as exc:
+            except ApiError as exc:
                 now = self.clock()
                 failing_since = now if failing_since is None else failing_since
                 limit = self.give_up_after if self._reached else min(self.give_up_after, self.first_contact_give_up)
@@ -294,7 +291,7 @@ class Follower:
             if session.outcome != "waiting_for_user":
                 self.state.replied_at = None  # Devin picked our reply up: the next wait is a real one
             yield StatusEvent(self.session_id, session.status, session.status_detail)
-        if self.client.version == "v1":
+        if session.messages is not None:  # they came with the session
             yield from self._take_messages(session.messages, None)
         elif changed or first_poll or self.pacer.hot or session.outcome is not None:
             yield from self._fetch_messages()
@@ -312,8 +309,9 @@ class Follower:
         return True
 
     def _messages_only_poll(self) -> bool:
-        """v3, long idle: swap one get for a messages fetch now and then, in case updated_at lags."""
-        if self.client.version == "v1" or self.state.status is None or self.pacer.hot:
+        """Long idle: swap one get for a messages fetch now and then, in case updated_at lags (only
+        where messages come separately)."""
+        if self.client.messages_with_session or self.state.status is None or self.pacer.hot:
             return False
         return self.clock() - self.state.last_messages_fetch >= SAFETY_FETCH_SECONDS
 
@@ -327,8 +325,6 @@ class Follower:
         return None  # our reply has not been picked up yet
 
     def _fetch_messages(self) -> Iterator[FollowEvent]:
-        from handoff.api import ValidationError
-
         try:
             page = self.client.messages(self.session_id, after=self.state.api_cursor)
         except ValidationError:
@@ -384,33 +380,3 @@ class Follower:
     def _save(self, **changes: Any) -> None:
         if self.record:
             journal.update_session(self.session_id, **changes)
-
-
-# -- one look ----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Snapshot:
-    session: Any
-    last_devin_message: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        data = dict(self.session.to_json())
-        data.update(outcome=self.session.outcome, last_devin_message=self.last_devin_message,
-                    pull_requests=[pr.url for pr in self.session.pull_requests])
-        return data
-
-
-def snapshot(client: FollowClient, session_id: str, *, record: bool = True) -> Snapshot:
-    """The session and its last Devin message, in as few requests as the API allows."""
-    session = client.get(session_id)
-    messages = session.messages if client.version == "v1" else client.messages(session_id).items
-    devin = [m for m in messages if m.source == "devin"]
-    last = devin[-1].text if devin else None
-    if record:
-        changes: dict[str, Any] = {"status": session.status, "status_detail": session.status_detail,
-                                   "outcome": session.outcome,
-                                   "pr_urls": tuple(pr.url for pr in session.pull_requests)}
-        if last is not None:
-            changes["last_devin_message"] = last
-        journal.update_session(session.session_id, **changes)
-    return Snapshot(session, last)

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from handoff import __version__
+from handoff.devin.dialect import body_for_version
 from handoff.errors import UsageError
 from handoff.repo import RepoContext
+from handoff.tags import HANDOFF_TAG, MAX_TAG_CHARS, MAX_TAGS
+from handoff.tags import new_client_tag as new_client_tag  # re-exported: one definition of handoff tags
 
-HANDOFF_TAG = "handoff"
 MAX_TITLE_CHARS = 100
-MAX_TAGS = 50
-MAX_TAG_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -36,11 +35,6 @@ class HandoffRequest:
     @property
     def prompt_bytes(self) -> int:
         return len(str(self.body.get("prompt", "")).encode("utf-8"))
-
-
-def new_client_tag() -> str:
-    """A unique tag carried by one handoff, so a retry can find a session that was already created."""
-    return f"{HANDOFF_TAG}-{secrets.token_hex(6)}"
 
 
 def make_title(task: str) -> str:
@@ -157,26 +151,10 @@ def compose_prompt(task: str, context: str | None, facts_text: str, patch: str, 
     return "\n\n".join(parts) + "\n"
 
 
-V3_ONLY_FIELDS = ("repos", "create_as_user_id")
-
-
-def body_for_version(body: dict[str, Any], version: str) -> dict[str, Any]:
-    """The same handoff shaped for one API version: v1 takes `idempotent` and none of v3's fields.
-    (A saved handoff may be retried with a key of the other kind.)"""
-    shaped = dict(body)
-    if version == "v1":
-        for name in V3_ONLY_FIELDS:
-            shaped.pop(name, None)
-        shaped["idempotent"] = True
-    else:
-        shaped.pop("idempotent", None)
-    return shaped
-
-
 def build_request(task: str, context: str | None, *, repo: RepoContext | None, facts_text: str, patch: str,
                   client_tag: str, api_version: str, tags: tuple[str, ...] | list[str] = (),
                   user_id: str | None = None) -> HandoffRequest:
-    """The create body for `api_version`: v1 gets `idempotent`, v3 gets `repos` and `create_as_user_id`."""
+    """The create body for `api_version`, shaped by the Devin dialect (handoff/devin/dialect.py)."""
     if not task.strip():
         raise UsageError("the task is empty", 'pass --task "what Devin should do"')
     body: dict[str, Any] = {
@@ -186,6 +164,5 @@ def build_request(task: str, context: str | None, *, repo: RepoContext | None, f
     }
     if repo is not None and repo.slug:
         body["repos"] = [repo.slug]
-    if user_id:
-        body["create_as_user_id"] = user_id
-    return HandoffRequest(body=body_for_version(body, api_version), client_tag=client_tag, api_version=api_version)
+    shaped = body_for_version(body, api_version, user_id=user_id)
+    return HandoffRequest(body=shaped, client_tag=client_tag, api_version=api_version)

@@ -2,7 +2,7 @@
 
 One table (MATRIX) drives tests/test_fault_matrix.py and bench/fault_table.py (the README table).
 Each fault strikes ONCE (times=1) against the simulator; the expectations encode the retry policy
-handoff/api.py implements (see its _MODES comment), per key kind where the two APIs differ.
+handoff/devin/client.py implements (see its _MODES comment), per key kind where the two APIs differ.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ FAULTS_BY_LABEL = {f.label: f for f in FAULTS}
 class Expect:
     """What one call does under one fault.
 
-    error: None when the call succeeds, else the class name from handoff.api (its exit_code is checked).
+    error: None when the call succeeds, else the class name from handoff.devin (its exit_code is checked).
     requests: how many requests of the call's own kind reached the simulator (2 = retried once).
     lookup: a create looked its client tag up (GET list) after an ambiguous failure.
     delivered: send only - how many copies of the message the session holds afterwards.
@@ -62,7 +62,7 @@ class Expect:
     delivered: int | None = None
     concern: str = ""  # behaviour we believe is wrong for a user (reported, still asserted as implemented)
     how: str = "retried"  # how a second request came about, for the table
-    bug: str = ""      # breaks a stated invariant: the test is a strict xfail until handoff/api.py is fixed
+    bug: str = ""      # breaks a stated invariant: the test is a strict xfail until handoff/devin/client.py is fixed
 
     @property
     def retried(self) -> bool:

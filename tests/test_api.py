@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from handoff import api
-from handoff.api import (
+from handoff import devin as api
+from handoff.config import Settings
+from handoff.devin import (
     AmbiguousCreate,
     ApiError,
     AuthError,
@@ -30,8 +31,8 @@ from handoff.api import (
     normalize_session_id,
     parse_session,
 )
-from handoff.config import Settings
 from handoff.errors import ConfigError, UsageError
+from handoff.runtime import Runtime
 from handoff.simulator import Simulator
 
 KEYS = {"v1": "apk_test_SeCrEt0123456789", "v3": "cog_test_SeCrEt0123456789"}
@@ -48,6 +49,10 @@ class Sleeps(list):
         self.append(seconds)
 
 
+def _runtime(sleeps: Sleeps | None) -> Runtime:
+    return Runtime(sleep=sleeps if sleeps is not None else Sleeps())
+
+
 def settings(kind: str, url: str, *, org: str | None = "org-sim", user: str | None = None,
              key: str | None = None) -> Settings:
     return Settings(api_key=key or KEYS[kind], org_id=org if kind == "v3" else None, user_id=user, api_url=url)
@@ -55,7 +60,7 @@ def settings(kind: str, url: str, *, org: str | None = "org-sim", user: str | No
 
 def sim_client(sim: Simulator, kind: str, sleeps: Sleeps | None = None, *, org: str | None = "org-sim",
                **kwargs: Any) -> DevinClient:
-    opts: dict[str, Any] = {"sleep": sleeps if sleeps is not None else Sleeps(), "retry_budget": 20.0, **kwargs}
+    opts: dict[str, Any] = {"runtime": _runtime(sleeps), "retry_budget": 20.0, **kwargs}
     return DevinClient(settings(kind, sim.base_url, org=org), **opts)
 
 
@@ -75,7 +80,7 @@ class MockApi:
         org = kwargs.pop("org", "org-x")
         user = kwargs.pop("user", None)
         url = kwargs.pop("url", "https://api.example.test")
-        opts: dict[str, Any] = {"sleep": sleeps if sleeps is not None else Sleeps(), "retry_budget": 30.0}
+        opts: dict[str, Any] = {"runtime": _runtime(sleeps), "retry_budget": 30.0}
         opts.update(kwargs)
         return DevinClient(settings(kind, url, org=org, user=user), transport=self.transport, **opts)
 
@@ -257,7 +262,7 @@ def test_v1_self_info_is_a_key_check(sim):
 def test_create_get_messages_send_list_end_to_end(sim, kind):
     sim.script(messages=["Looking.", "Patched.", "PR opened."], steps=4)
     tag = new_client_tag()
-    with DevinClient(settings(kind, sim.base_url, user="user-7"), sleep=Sleeps()) as client:
+    with DevinClient(settings(kind, sim.base_url, user="user-7"), runtime=Runtime(sleep=Sleeps())) as client:
         created = client.create(create_body(tag), client_tag=tag)
         assert created.session_id.startswith("devin-") and tag in created.tags
         assert created.url.startswith("https://app.devin.ai/sessions/")
@@ -438,7 +443,7 @@ def test_bad_success_answers_are_typed_errors(raw, content_type, reason):
 def test_simulator_auth_failures_and_unknown_sessions(sim, kind):
     for key, cls in ((KEYS[kind].replace("test", "invalid"), AuthError),
                      (KEYS[kind].replace("test", "forbidden"), AuthError)):
-        client = DevinClient(settings(kind, sim.base_url, key=key), sleep=Sleeps())
+        client = DevinClient(settings(kind, sim.base_url, key=key), runtime=Runtime(sleep=Sleeps()))
         with client, pytest.raises(cls) as caught:
             client.list_sessions()
         assert caught.value.status in (401, 403) and caught.value.request_id
@@ -526,7 +531,7 @@ def test_the_retry_budget_bounds_total_time():
 def test_connection_refused_is_retried_then_unreachable(kind):
     sleeps = Sleeps()
     url = f"http://127.0.0.1:{free_port()}"
-    client = DevinClient(settings(kind, url), sleep=sleeps, retry_budget=1000.0)
+    client = DevinClient(settings(kind, url), runtime=Runtime(sleep=sleeps), retry_budget=1000.0)
     with client, pytest.raises(UnreachableError) as caught:
         client.create(create_body("handoff-0000000000af"), client_tag="handoff-0000000000af")
     assert caught.value.exit_code == 5 and not isinstance(caught.value, AmbiguousCreate)
@@ -628,7 +633,8 @@ def test_create_that_times_out_while_the_server_works_on_it_is_found_on_the_seco
         pauses.append(seconds)
         time.sleep(0.8)
 
-    client = DevinClient(settings("v3", sim.base_url), sleep=sleep, read_timeout=0.2, retry_budget=20.0)
+    client = DevinClient(settings("v3", sim.base_url), runtime=Runtime(sleep=sleep), read_timeout=0.2,
+                         retry_budget=20.0)
     with client:
         session = client.create(create_body(tag), client_tag=tag)
     assert [s["session_id"] for s in sessions_with(sim, tag)] == [session.session_id]

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 from helpers import make_repo, run_cli, write
 
-from handoff import fanout, journal
+from handoff import journal
+from handoff.app import fanout
+from handoff.app.handoff import HandoffOptions
+from handoff.cli.fanout import run_each
+from handoff.cli.render import Output
 from handoff.config import Settings
 from handoff.errors import UsageError
-from handoff.pipeline import HandoffOptions
-from handoff.render import Output
 from handoff.simulator import Simulator
 
 KEY = "cog_" + "f" * 32
@@ -226,20 +228,21 @@ def test_the_repo_is_inspected_once(repo: Path, sim: Simulator, monkeypatch, cap
     real = inspector.inspect
     monkeypatch.setattr(inspector, "inspect", lambda *a, **k: calls.append(1) or real(*a, **k))
     monkeypatch.chdir(repo)
-    code = fanout.run_each(tasks_file(repo, "a\nb\nc\n"), None, HandoffOptions(), settings_for(sim),
-                           Output(json_mode=True), detach=True)
+    code = run_each(tasks_file(repo, "a\nb\nc\n"), None, HandoffOptions(), settings_for(sim),
+                    Output(json_mode=True), detach=True)
     assert code == 0 and len(calls) == 1 and len(sim.sessions) == 3
     assert len(capsys.readouterr().out.splitlines()) == 3
 
 
 def test_a_failed_create_is_saved_and_exits_5(repo: Path, sim: Simulator, monkeypatch, capsys):
-    from handoff import api, launch
+    from handoff.app import handoff
+    from handoff.runtime import FakeClock
 
-    monkeypatch.setattr(launch, "DevinClient", functools.partial(api.DevinClient, sleep=lambda _: None))
+    monkeypatch.setattr(handoff, "open_client", functools.partial(handoff.open_client, runtime=FakeClock().runtime()))
     sim.inject("create", "503", times=8)  # every attempt of the first create (one worker: deterministic)
     monkeypatch.chdir(repo)
-    code = fanout.run_each(tasks_file(repo, "a\nb\nc\n"), None, HandoffOptions(), settings_for(sim),
-                           Output(json_mode=True), detach=True, workers=1)
+    code = run_each(tasks_file(repo, "a\nb\nc\n"), None, HandoffOptions(), settings_for(sim),
+                    Output(json_mode=True), detach=True, workers=1)
     assert code == 5
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(line["task"], line["event"]) for line in lines] == [(1, "create_failed"), (2, "created"),

@@ -19,8 +19,9 @@ from fault_matrix import (
     sim_call,
 )
 
-from handoff import api
+from handoff import devin as api
 from handoff.config import Settings
+from handoff.runtime import Runtime
 from handoff.simulator import DEFAULT_ORG, Simulator
 
 KEYS = {"v3": "cog_" + "faultmatrixSECRETvalue0123456789", "v1": "apk_" + "faultmatrixSECRETvalue0123456789"}
@@ -38,7 +39,7 @@ def _client(sim: Simulator, kind: str, sleeps: list[float]) -> api.DevinClient:
     settings = Settings(api_key=KEYS[kind], org_id=DEFAULT_ORG if kind == "v3" else None, user_id=None,
                         api_url=sim.base_url)
     return api.DevinClient(settings, connect_timeout=2.0, read_timeout=READ_TIMEOUT, retry_budget=5.0,
-                           sleep=sleeps.append)
+                           runtime=Runtime(sleep=sleeps.append))
 
 
 def _invoke(client: api.DevinClient, call: str, session_id: str, client_tag: str) -> Any:

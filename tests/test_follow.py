@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from handoff.api import Message, MessagePage, PullRequest, Session, UnreachableError
+from handoff.devin import Message, MessagePage, PullRequest, Session, UnreachableError
 from handoff.follow import (
     EndEvent,
     Follower,
@@ -21,6 +21,7 @@ from handoff.follow import (
     decode_cursor,
     encode_cursor,
 )
+from handoff.runtime import Runtime
 
 
 class FakeClock:
@@ -87,7 +88,7 @@ def session(status: str = "running", detail: str | None = "working", updated: in
 class FakeClient:
     """v3-like: `get` and `messages` answer from a timeline keyed by the fake clock."""
 
-    version = "v3"
+    messages_with_session = False
 
     def __init__(self, clock: FakeClock, timeline: list[tuple[float, Session, list[Message]]]) -> None:
         self.clock = clock
@@ -126,7 +127,7 @@ def msg(n: int, source: str = "devin") -> Message:
 
 
 def follow(client: FakeClient, clock: FakeClock, **kwargs) -> list:
-    follower = Follower(client, "devin-abc", clock=clock, sleep=clock.sleep, record=False, **kwargs)
+    follower = Follower(client, "devin-abc", runtime=Runtime(clock=clock, sleep=clock.sleep), record=False, **kwargs)
     return list(follower.events())
 
 
@@ -188,7 +189,7 @@ def test_a_message_arriving_while_active_is_seen_within_about_a_second():
         timeline.append((t0 + 2.5 * n, session(updated=n), list(shown)))
     timeline.append((t0 + 15, session(detail="finished", updated=99), list(shown)))
     client = FakeClient(clock, timeline)
-    follower = Follower(client, "devin-abc", clock=clock, sleep=clock.sleep, record=False)
+    follower = Follower(client, "devin-abc", runtime=Runtime(clock=clock, sleep=clock.sleep), record=False)
     for event in follower.events():
         if isinstance(event, MessageEvent):
             published = t0 + 2.5 * int(event.event_id.split("-")[1])
@@ -242,7 +243,7 @@ def test_a_reply_is_not_ended_by_the_stale_waiting_state():
     client = FakeClient(clock, [(t0, waiting, [msg(1)]),
                                 (t0 + 3, replace(waiting, status_detail="working", updated_at=2), [msg(1)]),
                                 (t0 + 5, replace(waiting, status_detail="finished", updated_at=3), [msg(1), msg(2)])])
-    follower = Follower(client, "devin-abc", clock=clock, sleep=clock.sleep, record=False)
+    follower = Follower(client, "devin-abc", runtime=Runtime(clock=clock, sleep=clock.sleep), record=False)
     first = list(follower.events())
     assert first[-1].outcome == "waiting_for_user" and clock.now == t0
     follower.replied()
@@ -256,7 +257,7 @@ def test_prime_hides_the_history_before_a_reply():
     clock = FakeClock()
     client = FakeClient(clock, [(clock.now, session(detail="waiting_for_user"), [msg(1)]),
                                 (clock.now + 2, session(detail="finished", updated=2), [msg(1), msg(2)])])
-    follower = Follower(client, "devin-abc", clock=clock, sleep=clock.sleep, record=False)
+    follower = Follower(client, "devin-abc", runtime=Runtime(clock=clock, sleep=clock.sleep), record=False)
     follower.prime()
     follower.replied()
     events = list(follower.events())

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import git, make_repo, run_cli, write
 
-from handoff import hooks
+from handoff.agent_hooks import shell as hooks
 
 # Fake, real-shaped: AWS's documented example key id.
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"  # pragma: allowlist secret

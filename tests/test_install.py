@@ -18,9 +18,9 @@ except ModuleNotFoundError:  # Python 3.10
 
 from helpers import Result, git, make_repo, run_cli
 
-from handoff import install as installer
-from handoff.config_merge import is_our_handler
 from handoff.errors import ConfigError
+from handoff.integrations import install as installer
+from handoff.integrations.config_merge import is_our_handler
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_KEY = "cog_" + "NeverWriteThisValue0123456789"  # pragma: allowlist secret
@@ -384,7 +384,7 @@ def test_a_key_about_to_be_written_is_refused(world: World, monkeypatch: pytest.
 # -- config_merge units ------------------------------------------------------------------------------
 
 def test_toml_table_in_the_middle_is_removed_with_its_subtables_only(tmp_path: Path) -> None:
-    from handoff.config_merge import CODEX_COMMENT, edit_toml_table
+    from handoff.integrations.config_merge import CODEX_COMMENT, edit_toml_table
 
     kept_head = 'model = "o3"\n\n'
     kept_tail = '# next\n[features]\nx = true\n'
@@ -397,7 +397,7 @@ def test_toml_table_in_the_middle_is_removed_with_its_subtables_only(tmp_path: P
 
 
 def test_claude_hooks_already_installed_elsewhere_in_the_list_are_left_alone(tmp_path: Path) -> None:
-    from handoff.config_merge import edit_json, merge_claude_hooks
+    from handoff.integrations.config_merge import edit_json, merge_claude_hooks
 
     ours = json.loads(shipped("hooks", "hooks.json"))["hooks"]
     user_group = {"matcher": "Bash", "hooks": [{"type": "command", "command": "mine"}]}

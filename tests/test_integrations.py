@@ -20,7 +20,7 @@ except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
 import handoff
-from handoff.resources import data_dir
+from handoff.integrations.resources import data_dir
 
 yaml = pytest.importorskip("yaml")
 
@@ -239,8 +239,8 @@ def test_codex_mcp_config_forwards_env_vars_only() -> None:
 
 
 def test_codex_toml_table_written_by_install_parses() -> None:
-    from handoff.config_merge import render_toml_table
-    from handoff.install import CODEX_TABLE
+    from handoff.integrations.config_merge import render_toml_table
+    from handoff.integrations.install import CODEX_TABLE
 
     entry = dict(load(INTEGRATIONS / "codex" / ".mcp.json")["mcpServers"]["devin_handoff"])
     entry.pop("type")
@@ -296,7 +296,7 @@ def test_the_wheel_ships_every_integration_file_and_finds_it(tmp_path: Path) -> 
         for path in base.rglob("*"):
             if path.is_file() and path.name != ".keep":
                 assert f"handoff/_data/{prefix}/{path.relative_to(base).as_posix()}" in names, path
-    probe = subprocess.run([sys.executable, "-c", "from handoff.resources import data_dir; "
+    probe = subprocess.run([sys.executable, "-c", "from handoff.integrations.resources import data_dir; "
                             "print(data_dir('integrations'))"], cwd=tmp_path, capture_output=True, text=True,
                            env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, timeout=30, check=False)
     assert probe.stdout.strip() == str(tmp_path / "site" / "handoff" / "_data" / "integrations"), probe.stderr

@@ -11,7 +11,7 @@ from helpers import make_repo, run_cli, write
 from mcp import Client, StdioServerParameters
 
 from handoff import journal
-from handoff.mcp_server import build_server
+from handoff.mcp.server import build_server
 from handoff.simulator import Simulator
 
 # Fake, real-shaped: AWS's documented example key id.
@@ -175,12 +175,13 @@ async def test_unreachable_api_is_a_tool_error_and_the_handoff_is_saved(repo: Pa
     monkeypatch.setenv("DEVIN_API_KEY", V3_KEY)
     monkeypatch.setenv("DEVIN_ORG_ID", "org-sim")
     monkeypatch.setenv("DEVIN_API_URL", dead_url)
-    import handoff.api as api
+    import handoff.devin.client as api
+    from handoff.runtime import FakeClock
 
     real_init = api.DevinClient.__init__
 
     def quick(self, settings, **kwargs):  # keep the retry budget short for the test
-        real_init(self, settings, **{**kwargs, "retry_budget": 0.5, "sleep": lambda s: None})
+        real_init(self, settings, **{**kwargs, "retry_budget": 0.5, "runtime": FakeClock().runtime()})
 
     monkeypatch.setattr(api.DevinClient, "__init__", quick)
     async with Client(build_server(cwd=str(repo))) as client:

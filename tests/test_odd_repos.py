@@ -19,7 +19,7 @@ from helpers import GIT_ENV, git, make_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handoff.pipeline import HandoffOptions, prepare
+from handoff.app.handoff import HandoffOptions, prepare
 from handoff.repo import RepoContext, inspect
 
 TOKEN = "ghpTOKENxyz123"  # pragma: allowlist secret

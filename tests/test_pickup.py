@@ -210,8 +210,8 @@ def session_with_pr(sim, *, pr: bool = True) -> tuple[str, str | None]:
     """A simulated session for acme/widgets; waits until its PR (if any) is there."""
     import time
 
-    from handoff.api import DevinClient
     from handoff.config import Settings
+    from handoff.devin import DevinClient
 
     sim.script(steps=1, messages=[], pr=pr)
     with DevinClient(Settings(api_key=KEY, org_id=None, user_id=None, api_url=sim.base_url)) as client:

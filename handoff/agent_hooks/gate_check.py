@@ -1,0 +1,102 @@
+"""The secret gate on what a handoff command line would send, and the masked reason a hook gives for a deny.
+
+The command's options are parsed with the CLI's own option table (handoff/cli/options.py), and the
+handoff is prepared by the use case the CLI uses (handoff/app/handoff.py), so a hook sees exactly
+the bytes the CLI would send.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from handoff.agent_hooks.payload import MAX_STDIN_BYTES
+from handoff.agent_hooks.shell import HandoffCall, Unparsable, find_handoff_calls
+from handoff.errors import mask_secrets
+
+MAX_LISTED_FINDINGS = 15
+GATED_SUBCOMMANDS = {"create"}   # `scan` sends nothing and prints the same masked findings itself
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    findings: tuple[Any, ...]     # handoff.gate.Finding, masked
+    call: HandoffCall
+
+    def reason(self) -> str:
+        return deny_reason(self)
+
+
+def _parse_cli_options(call: HandoffCall) -> dict[str, Any] | None:
+    """The command's options as the CLI itself would parse them; None when click would reject them."""
+    from handoff.cli.options import parse_create_args
+
+    return parse_create_args(list(call.args))
+
+
+def _read_context_file(path: str, cwd: str) -> str | None:
+    full = os.path.join(cwd, os.path.expanduser(path))
+    try:
+        with open(full, encoding="utf-8", errors="replace") as handle:
+            return handle.read(MAX_STDIN_BYTES)
+    except OSError:
+        return None
+
+
+def gate_call(call: HandoffCall) -> GateVerdict | None:
+    """Run the secret gate on exactly what this create would send; a verdict only when it would be blocked."""
+    if call.subcommand not in GATED_SUBCOMMANDS or {"-h", "--help"} & set(call.args):
+        return None
+    params = _parse_cli_options(call)
+    if params is None or params.get("redact"):
+        return None  # unparsable (the CLI will refuse it) or --redact (the CLI sends no secret value)
+    context = params.get("context")
+    if context == "-":
+        return None  # stdin cannot be seen from here; the CLI gates it before sending
+    if params.get("context_file"):
+        context = _read_context_file(params["context_file"], call.cwd)
+        if context is None:
+            return None
+    from handoff.app.handoff import HandoffOptions, prepare
+
+    options = HandoffOptions(include_untracked=not params.get("no_untracked"),
+                             max_diff_bytes=int(params.get("max_diff_bytes") or 0),
+                             tags=tuple(params.get("tags") or ()))
+    prepared = prepare(params.get("task") or "(handoff)", context, options, path=call.cwd)
+    if not prepared.blocked:
+        return None
+    return GateVerdict(findings=prepared.gate.report.findings, call=call)
+
+
+def check_command(command: str, cwd: str) -> GateVerdict | None:
+    """The first blocked handoff in a shell command line, or None to let it run."""
+    try:
+        calls = find_handoff_calls(command, cwd)
+    except Unparsable:
+        return None
+    for call in calls:
+        verdict = gate_call(call)
+        if verdict is not None:
+            return verdict
+    return None
+
+
+def deny_reason(verdict: GateVerdict) -> str:
+    """Masked findings and how to fix them; never a secret value."""
+    from handoff.app.handoff import findings_lines
+
+    findings = verdict.findings
+    lines = [f"devin-handoff: this handoff would send {len(findings)} secret(s); nothing was sent. Found:"]
+    lines.extend(findings_lines(_Report(findings[:MAX_LISTED_FINDINGS])))
+    if len(findings) > MAX_LISTED_FINDINGS:
+        lines.append(f"  … and {len(findings) - MAX_LISTED_FINDINGS} more (`devin-handoff scan` lists all)")
+    lines.append("To fix: remove the value from the change (or keep that file out of the handoff), "
+                 "mark a false positive with `pragma: allowlist secret` on its line or in .secrets.baseline, "
+                 "or add --redact to send [REDACTED] in place of each value.")
+    return mask_secrets("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class _Report:
+    findings: tuple[Any, ...]

@@ -1,0 +1,243 @@
+"""The handoff use case: prepare (inspect → gate → build) and launch (outbox → create → journal).
+
+The CLI, the MCP server and the agent hooks all prepare a handoff through `prepare`, so the
+bytes the gate passes over are exactly the bytes that are posted. A launch never duplicates a
+create: each handoff carries a unique client tag, the Devin client resolves ambiguous failures by
+looking the tag up, and `retry` looks it up again before sending. Nothing here prints: results
+come back as data, progress as events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from handoff import journal
+from handoff.config import Settings
+from handoff.devin.dialect import body_for_version
+from handoff.devin.errors import ApiError, UnreachableError
+from handoff.devin.models import Session
+from handoff.errors import HandoffError, SecretsBlocked
+from handoff.gate import GateResult, gate
+from handoff.prompt import HandoffRequest, build_request, new_client_tag, render_facts
+from handoff.repo import DEFAULT_MAX_DIFF_BYTES, RepoContext
+from handoff.runtime import REAL, Runtime
+
+if TYPE_CHECKING:
+    from handoff.devin.client import DevinClient
+
+FACTS_SOURCE = "repository facts"
+# What to do about a blocked handoff; each face adds how its user asks for redaction.
+FIX_FINDINGS = "remove the values, mark false positives with `pragma: allowlist secret` or .secrets.baseline"
+
+
+@dataclass(frozen=True)
+class HandoffOptions:
+    include_untracked: bool = True
+    max_diff_bytes: int = DEFAULT_MAX_DIFF_BYTES
+    redact: bool = False
+    tags: tuple[str, ...] = ()
+    api_version: str = "v3"
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PreparedHandoff:
+    repo: RepoContext | None       # None outside a git repository
+    gate: GateResult
+    request: HandoffRequest
+
+    @property
+    def blocked(self) -> bool:
+        return self.gate.report.blocked
+
+    def journal_meta(self) -> dict[str, Any]:
+        """The repo facts the journal keeps beside a session (or an outbox entry) of this handoff."""
+        repo = self.repo
+        return {
+            "title": self.request.title,
+            "repo_slug": repo.slug if repo else None,
+            "repo_root": repo.root if repo else None,
+            "branch": repo.branch if repo else None,
+            "base": repo.base if repo else None,
+        }
+
+
+def inspect_repo(path: str | None, options: HandoffOptions) -> RepoContext | None:
+    from handoff import repo as repo_inspector  # GitPython is imported only when a handoff is prepared
+
+    return repo_inspector.inspect(path, include_untracked=options.include_untracked,
+                                  max_diff_bytes=options.max_diff_bytes)
+
+
+def prepare(task: str, context: str | None, options: HandoffOptions, *, path: str | None = None,
+            repo: RepoContext | None = None, inspected: bool = False,
+            client_tag: str | None = None) -> PreparedHandoff:
+    """Inspect the repo (unless `inspected`), gate everything that would leave, build the create body."""
+    if not inspected:
+        repo = inspect_repo(path, options)
+    client_tag = client_tag or new_client_tag()
+    facts = render_facts(repo, client_tag=client_tag)
+    texts = {"task": task, FACTS_SOURCE: facts}
+    if context:
+        texts["context"] = context
+    if options.tags:
+        texts["tags"] = "\n".join(options.tags)
+    result = gate(repo.patch if repo else "", texts, repo_root=repo.root if repo else None,
+                  redact=options.redact)
+    if result.report.redacted and repo is not None:
+        repo = dataclasses.replace(repo, patch=result.patch)
+    request = build_request(
+        result.texts["task"], result.texts.get("context"), repo=repo, facts_text=result.texts[FACTS_SOURCE],
+        patch=result.patch, client_tag=client_tag, api_version=options.api_version,
+        tags=tuple(result.texts.get("tags", "").splitlines()),
+        user_id=options.user_id,
+    )
+    return PreparedHandoff(repo=repo, gate=result, request=request)
+
+
+def findings_lines(report: Any) -> list[str]:
+    """One line per secret finding: place, type and masked preview — never the value."""
+    lines = []
+    for finding in report.findings:
+        lines.append(f"  {finding.source}:{finding.line}: {finding.kind}  {finding.preview}")
+    return lines
+
+
+def findings_json(report: Any) -> dict[str, Any]:
+    return {
+        "blocked": report.blocked,
+        "redacted": report.redacted,
+        "allowed": report.allowed,
+        "scanned_bytes": report.scanned_bytes,
+        "findings": [{"file": f.source, "line": f.line, "type": f.kind, "preview": f.preview}
+                     for f in report.findings],
+    }
+
+
+def blocked_error(what: str = "nothing was sent", redact: str = "pass --redact") -> SecretsBlocked:
+    """The error a blocked handoff ends with (exit 3); the findings are shown by the face before it."""
+    return SecretsBlocked(f"blocked by the secret gate; {what}", f"{FIX_FINDINGS}, or {redact}")
+
+
+def branch_to_push(path: str | None = None) -> RepoContext:
+    """The checkout whose branch `--push` would push (before a handoff, so Devin can start from it)."""
+    from handoff import repo as repo_inspector
+    from handoff.errors import UsageError
+
+    context = repo_inspector.inspect(path, include_untracked=False, max_diff_bytes=0)
+    if context is None:
+        raise UsageError("--push needs a git repository", "run it inside your checkout")
+    return context
+
+
+def push(context: RepoContext) -> None:
+    from handoff import repo as repo_inspector
+
+    repo_inspector.push_branch(context)
+
+
+# -- launch ------------------------------------------------------------------------------------------
+
+def open_client(settings: Settings, *, retry_budget: float = 60.0, runtime: Runtime = REAL) -> DevinClient:
+    from handoff.devin.client import DevinClient  # httpx only when a request is about to be made
+
+    return DevinClient(settings, retry_budget=retry_budget, runtime=runtime)
+
+
+def _record(session: Session, client_tag: str, settings: Settings, meta: dict[str, Any]) -> None:
+    journal.record_session(journal.JournalEntry(
+        session_id=session.session_id, url=session.url, client_tag=client_tag,
+        title=str(meta.get("title") or session.title or ""), api_version=settings.api_version,
+        api_url=settings.api_url, repo_slug=meta.get("repo_slug"), repo_root=meta.get("repo_root"),
+        branch=meta.get("branch"), base=meta.get("base"), status=session.status,
+        status_detail=session.status_detail,
+    ))
+
+
+ClientFactory = Callable[[Settings], "DevinClient"]
+
+
+def create_session(request: HandoffRequest, settings: Settings, meta: dict[str, Any], *,
+                   client_factory: ClientFactory | None = None) -> tuple[DevinClient, Session]:
+    """Post the handoff and journal the session. On failure the whole request goes to the outbox and
+    the error is re-raised with a hint naming `devin-handoff retry`."""
+    client = (client_factory or open_client)(settings)
+    body = body_for_version(request.body, client.version, user_id=settings.user_id)
+    try:
+        session = client.create(body, client_tag=request.client_tag)
+    except ApiError as exc:
+        client.close()
+        path = journal.save_outbox(request.client_tag, body, meta, api_url=settings.api_url,
+                                   api_version=client.version, reason=exc.message)
+        exc.hint = (f"{exc.hint}; " if exc.hint else "") + \
+            f"the handoff was saved ({path.name}): send it with `devin-handoff retry {request.client_tag}`"
+        raise
+    except BaseException:
+        client.close()
+        raise
+    _record(session, request.client_tag, settings, meta)
+    return client, session
+
+
+@dataclass(frozen=True)
+class RetrySent:
+    handoff_id: str
+    session: Session
+
+    def to_json(self) -> dict[str, Any]:
+        return {"handoff_id": self.handoff_id, **self.session.to_json()}
+
+
+@dataclass(frozen=True)
+class RetryFailed:
+    handoff_id: str
+    error: HandoffError
+
+    def to_json(self) -> dict[str, Any]:
+        return {"handoff_id": self.handoff_id, "error": str(self.error)}
+
+
+@dataclass
+class RetryResult:
+    sent: list[RetrySent] = field(default_factory=list)
+    failed: list[RetryFailed] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sent": [s.to_json() for s in self.sent], "failed": [f.to_json() for f in self.failed]}
+
+
+def _send_saved(client: DevinClient, item: journal.OutboxItem, settings: Settings) -> Session:
+    found = client.list_sessions(tag=item.client_tag)
+    if found:
+        return found[0]  # the first attempt did reach Devin: never create a second session
+    return client.create(body_for_version(item.body, client.version, user_id=settings.user_id),
+                         client_tag=item.client_tag)
+
+
+def retry_outbox(settings: Settings, handoff_id: str | None,
+                 on_event: Callable[[RetrySent | RetryFailed], None] = lambda _: None) -> RetryResult:
+    """Send saved handoffs (all, or the one whose tag is `handoff_id`), each looked up by tag first."""
+    items = journal.load_outbox()
+    if handoff_id:
+        items = [item for item in items if item.client_tag == handoff_id]
+        if not items:
+            raise HandoffError(f"no saved handoff {handoff_id}", "run `devin-handoff retry` to send all saved ones")
+    result = RetryResult()
+    if not items:
+        return result
+    with open_client(settings) as client:
+        for item in items:
+            try:
+                session = _send_saved(client, item, settings)
+            except UnreachableError as exc:
+                result.failed.append(RetryFailed(item.client_tag, exc))
+                on_event(result.failed[-1])
+                continue
+            _record(session, item.client_tag, settings, item.meta)
+            journal.remove_outbox(item.client_tag)
+            result.sent.append(RetrySent(item.client_tag, session))
+            on_event(result.sent[-1])
+    return result

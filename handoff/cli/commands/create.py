@@ -1,0 +1,130 @@
+"""`create`: prepare a handoff, gate it, post it, then follow it (or fan out with `--each`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error, prepare
+from handoff.cli.options import create_options, read_context
+from handoff.cli.render import Output, findings_json, findings_lines, repo_summary_lines, show_findings
+from handoff.config import Settings, load_settings
+from handoff.devin.dialect import request_version
+from handoff.errors import UsageError
+
+
+def handoff_options(settings: Settings, *, tags: tuple[str, ...], redact: bool, no_untracked: bool,
+                    max_diff_bytes: int) -> HandoffOptions:
+    return HandoffOptions(include_untracked=not no_untracked, max_diff_bytes=max_diff_bytes, redact=redact,
+                          tags=tuple(tags), api_version=request_version(settings), user_id=settings.user_id)
+
+
+def enforce_gate(prepared: PreparedHandoff, out: Output) -> None:
+    """Show redactions; when the gate blocks, show the findings (masked) and stop with exit 3."""
+    report = prepared.gate.report
+    if report.redacted and report.findings:
+        out.warn(f"{len(report.findings)} secret(s) redacted from what is sent:")
+        for line in findings_lines(report):
+            out.say(line)
+    if not report.blocked:
+        return
+    show_findings(report, out, f"Secrets found in what would be sent ({len(report.findings)}):")
+    if out.json_mode:
+        out.json(findings_json(report))
+    raise blocked_error()
+
+
+def _show_dry_run(prepared: PreparedHandoff, out: Output) -> None:
+    if out.json_mode:
+        out.json(prepared.request.body, mask=False)
+        return
+    show_summary(prepared, out)
+    out.say("dry run: nothing was sent (add --json to print the exact request body)", "dim")
+
+
+def show_summary(prepared: PreparedHandoff, out: Output) -> None:
+    """What a handoff carries, for a person: repo, base, files, size, title, tags, secrets."""
+    for line in repo_summary_lines(prepared.repo):
+        out.say(line)
+    request = prepared.request
+    out.say(f"title:    {request.title}")
+    out.say(f"tags:     {', '.join(request.body['tags'])}")
+    out.say(f"prompt:   {request.prompt_bytes} bytes ({request.api_version} body)")
+    report = prepared.gate.report
+    out.say(f"secrets:  none found in {report.scanned_bytes} bytes" if not report.findings
+            else f"secrets:  {len(report.findings)} redacted")
+
+
+@click.command()
+@create_options
+def create(task: str | None, context: str | None, context_file: str | None, tags: tuple[str, ...], redact: bool,
+           no_untracked: bool, max_diff_bytes: int, dry_run: bool, detach: bool, push: bool, interval: float,
+           archive: bool, each: str | None, api_url: str | None, org_id: str | None, user_id: str | None,
+           json_mode: bool) -> int:
+    """Hand a task and this checkout's state to a new Devin session, then follow it.
+
+    Inspects the repo (branch, base commit on the remote, unpushed commits, uncommitted and
+    untracked changes), blocks the handoff if it carries a secret (exit 3), posts it, prints
+    the session URL and follows Devin until it stops (unless --detach).
+    """
+    out = Output(json_mode)
+    if each is not None:
+        from handoff.app import fanout
+
+        fanout.check_args(task, each, context)
+    elif not task or not task.strip():
+        raise UsageError("no task given", 'pass --task "what Devin should do"')
+    settings = load_settings(api_url=api_url, org_id=org_id, user_id=user_id)
+    if not dry_run:
+        settings.require_key()
+    options = handoff_options(settings, tags=tags, redact=redact, no_untracked=no_untracked,
+                              max_diff_bytes=max_diff_bytes)
+    context_text = read_context(context, context_file)
+    if push and not dry_run:
+        _push_first(out)
+    if each is not None:
+        from handoff.cli.fanout import run_each
+
+        return run_each(each, context_text, options, settings, out, dry_run=dry_run, detach=detach,
+                        interval=interval, archive=archive)
+    prepared = prepare(task or "", context_text, options)
+    if prepared.repo is None:
+        out.warn("not in a git repository: the task is handed off without repository context")
+    for warning in prepared.repo.warnings if prepared.repo else ():
+        out.warn(warning)
+    enforce_gate(prepared, out)
+    if dry_run:
+        _show_dry_run(prepared, out)
+        return 0
+    return launch_prepared(prepared, settings, out, detach=detach, interval=interval, archive=archive)
+
+
+def _push_first(out: Output) -> None:
+    from handoff.app.handoff import branch_to_push, push
+
+    context = branch_to_push()
+    out.say(f"pushing {context.branch or 'HEAD'} to {context.remote_name or 'the remote'}…")
+    push(context)
+
+
+def launch_prepared(prepared: PreparedHandoff, settings: Settings, out: Output, *, detach: bool, interval: float,
+                    archive: bool) -> int:
+    """Post a gated handoff, announce the session, then follow it unless `detach`."""
+    from handoff.app.handoff import create_session
+
+    client, session = create_session(prepared.request, settings, prepared.journal_meta())
+    with client:
+        _announce(session, out)
+        if detach:
+            out.say(f"follow it with: devin-handoff tail {session.session_id}", "dim")
+            return 0
+        from handoff.cli.following import follow_session
+
+        return follow_session(client, session.session_id, out, interval=interval, archive=archive)
+
+
+def _announce(session: Any, out: Output) -> None:
+    out.say(f"Devin session created: {session.url}", "green")
+    if out.json_mode:
+        out.json({"event": "created", **session.to_json()})

@@ -1,0 +1,28 @@
+"""`devin-handoff mcp`: run the MCP server over stdio (needs the optional `mcp` extra)."""
+
+from __future__ import annotations
+
+import click
+
+from handoff.errors import ConfigError
+
+
+@click.command()
+def mcp() -> int:
+    """Run the MCP server over stdio (tools: handoff_create, handoff_status, handoff_messages,
+    handoff_send, handoff_list).
+
+    \b
+    Register it with an agent, e.g.:
+      claude mcp add --scope user devin-handoff -- devin-handoff mcp
+    Needs the optional extra: pip install 'devin-handoff[mcp]'.
+    """
+    try:
+        from handoff.mcp.server import main
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("mcp", "pydantic", "anyio"):
+            raise ConfigError("the MCP server needs the optional `mcp` package, which is not installed",
+                              "pip install 'devin-handoff[mcp]'") from None
+        raise
+    main()
+    return 0

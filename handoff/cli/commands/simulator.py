@@ -1,0 +1,52 @@
+"""`simulator`: run the Devin API simulator (handoff/simulator/) on 127.0.0.1 in the foreground."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+
+from handoff.cli.render import Output
+from handoff.errors import UsageError
+
+END_CHOICES = ("finished", "waiting_for_user", "error", "suspended", "exit", "expired")
+
+
+@click.command("simulator")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--step", "step_seconds", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
+              help="Seconds per session step (each step: a state change or a Devin message).")
+@click.option("--end", type=click.Choice(END_CHOICES), default="finished", show_default=True,
+              help="How sessions end.")
+def simulator(port: int, step_seconds: float, end: str) -> int:
+    """Run the Devin API simulator on 127.0.0.1 in the foreground; prints its base URL, Ctrl-C stops it."""
+    from handoff.simulator import DEFAULT_ORG, Simulator
+
+    sim = Simulator(step_seconds=step_seconds, port=port)
+    sim.script(end=end)
+    try:
+        sim.start()
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}",
+                         "pick another --port, or 0 for a free one") from None
+    out = Output()
+    click.echo(sim.base_url)
+    out.say(f"Devin API simulator on {sim.base_url} (v1: any apk_… key; v3: any cog_… key, org {DEFAULT_ORG}).")
+    out.say(f"  export DEVIN_API_URL={sim.base_url} DEVIN_API_KEY=cog_sim DEVIN_ORG_ID={DEFAULT_ORG}")
+    out.say("Ctrl-C stops it.")
+    stopped = threading.Event()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:  # `kill` (SIGTERM) ends it as cleanly as Ctrl-C
+        previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        sim.stop()
+    return 0

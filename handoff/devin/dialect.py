@@ -1,0 +1,406 @@
+"""The one place that says v1 or v3: paths, the shape of request bodies, and reading answers into
+the internal model (`handoff/devin/models.py`).
+
+`apk_` keys speak v1 (`/v1/sessions…`, `status_enum`, messages inside the session, `idempotent`
+creates); `cog_` keys speak v3 (`/v3/organizations/{org}/sessions…`, `status` + `status_detail`,
+paged messages with cursors, `repos` and `create_as_user_id`). The version is decided once, from
+`Settings.api_version`. The dialect calls the API through the client's transport (`Transport`),
+which owns retries and typed errors; no httpx here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, NoReturn, Protocol
+
+from handoff.config import Settings
+from handoff.devin.errors import ApiError, BadResponse, NotFoundError
+from handoff.devin.ids import web_url, with_prefix
+from handoff.devin.models import Message, MessagePage, PullRequest, Session
+from handoff.errors import ConfigError
+from handoff.tags import MAX_TAGS
+
+DEFAULT_VERSION = "v3"     # the body shown by a dry run or a scan without a key
+MESSAGE_PAGE = 100          # v3 messages per page
+LIST_PAGE_V3 = 200          # v3 `first` maximum
+V3_ONLY_FIELDS = ("repos", "create_as_user_id")
+_MAX_REASON = 300
+
+
+# -- request bodies -------------------------------------------------------------------------------------
+
+def request_version(settings: Settings) -> str:
+    """The API version a handoff's body is built for: the key's, or the current API's without a key."""
+    return settings.api_version if settings.api_key else DEFAULT_VERSION
+
+
+def body_for_version(body: dict[str, Any], version: str, *, user_id: str | None = None) -> dict[str, Any]:
+    """The same handoff shaped for one API version: v1 takes `idempotent` and none of v3's fields;
+    v3 takes `create_as_user_id` (from `user_id` unless the body has one). A saved handoff may be
+    retried with a key of the other kind, so this is applied again at send time."""
+    shaped = dict(body)
+    if version == "v1":
+        for name in V3_ONLY_FIELDS:
+            shaped.pop(name, None)
+        shaped["idempotent"] = True
+    else:
+        shaped.pop("idempotent", None)
+        if user_id and not shaped.get("create_as_user_id"):
+            shaped["create_as_user_id"] = user_id
+    return shaped
+
+
+def with_client_tag(body: dict[str, Any], client_tag: str) -> dict[str, Any]:
+    """The body with the client tag last among its tags (always there, within the API's limit)."""
+    payload = dict(body)
+    tags = [t for t in (payload.get("tags") or []) if t != client_tag]
+    payload["tags"] = [*tags[:MAX_TAGS - 1], client_tag]
+    return payload
+
+
+# -- reading answers --------------------------------------------------------------------------------
+
+def one_line(text: str, limit: int = _MAX_REASON) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _time_value(value: Any) -> str | int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    return value if isinstance(value, str) and value else None
+
+
+def _pull_requests(data: dict[str, Any]) -> tuple[PullRequest, ...]:
+    """v3 `pull_requests[].pr_url` (tolerating `.url`), v1 `pull_request.url`."""
+    raw: list[Any] = []
+    if isinstance(data.get("pull_requests"), list):
+        raw.extend(data["pull_requests"])
+    if isinstance(data.get("pull_request"), dict):
+        raw.append(data["pull_request"])
+    found: list[PullRequest] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        url = text_or_none(item.get("pr_url")) or text_or_none(item.get("url"))
+        if url and all(pr.url != url for pr in found):
+            found.append(PullRequest(url, text_or_none(item.get("pr_state")) or text_or_none(item.get("state"))))
+    return tuple(found)
+
+
+def _message_id(item: dict[str, Any], text: str, created_at: Any) -> str:
+    """The API's event id, or a stable stand-in (hash of what the message is) when it has none."""
+    given = item.get("event_id") or item.get("id")
+    if isinstance(given, (str, int)) and not isinstance(given, bool) and str(given):
+        return str(given)
+    digest = hashlib.sha256(f"{created_at}|{item.get('type') or item.get('source')}|{text}".encode()).hexdigest()
+    return f"local-{digest[:16]}"
+
+
+def parse_message(item: Any) -> Message:
+    """v3 `{event_id, message, source, created_at}` or v1 `{type, event_id, message, timestamp}`."""
+    if not isinstance(item, dict):
+        raise BadResponse("the Devin API sent a message that is not a JSON object")
+    text = item.get("message", item.get("text"))
+    text = text if isinstance(text, str) else ("" if text is None else json.dumps(text))
+    created_at = _time_value(item.get("created_at", item.get("timestamp")))
+    source = item.get("source")
+    if source not in ("devin", "user"):
+        source = "devin" if item.get("type") == "devin_message" else "user"
+    return Message(_message_id(item, text, created_at), source, text, created_at)
+
+
+def parse_session(data: Any, *, created: bool = False) -> Session:
+    """A session from any of the API's shapes (v1/v3 get, list item, create answer).
+
+    `messages` is a tuple only when the answer embeds them (v1 get), else None."""
+    if not isinstance(data, dict):
+        raise BadResponse("the Devin API sent a session that is not a JSON object")
+    raw_id = data.get("session_id") or data.get("devin_id")
+    if not isinstance(raw_id, str) or not raw_id.strip():
+        raise BadResponse("the Devin API sent a session without a session_id")
+    session_id = with_prefix(raw_id.strip())
+    detail = text_or_none(data.get("status_detail")) or text_or_none(data.get("status_enum"))
+    status = text_or_none(data.get("status")) or detail or ("new" if created else None)
+    if status is None:
+        raise BadResponse(f"the Devin API sent session {session_id} without a status")
+    tags = data.get("tags") if isinstance(data.get("tags"), list) else []
+    raw_messages = data.get("messages") if isinstance(data.get("messages"), list) else None
+    is_new = data.get("is_new_session")
+    return Session(
+        session_id=session_id,
+        url=text_or_none(data.get("url")) or web_url(session_id),
+        status=status,
+        status_detail=detail,
+        title=text_or_none(data.get("title")),
+        tags=tuple(t for t in tags if isinstance(t, str)),
+        pull_requests=_pull_requests(data),
+        created_at=_time_value(data.get("created_at")),
+        updated_at=_time_value(data.get("updated_at")),
+        is_new_session=is_new if isinstance(is_new, bool) else None,
+        messages=None if raw_messages is None else tuple(parse_message(m) for m in raw_messages),
+    )
+
+
+def list_items(data: Any) -> list[Any]:
+    """v3 `{items: [...]}`, v1 `{sessions: [...]}`, or a bare list."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        for name in ("items", "sessions"):
+            if isinstance(data.get(name), list):
+                return data[name]
+    raise BadResponse("the Devin API sent a list without items")
+
+
+# -- the dialects ------------------------------------------------------------------------------------
+
+class Transport(Protocol):
+    """What a dialect needs from the client: one call with retries, and a masked typed error."""
+
+    root: str
+
+    def call(self, method: str, url: str, *, params: dict[str, Any] | None = None, body: Any = None,
+             mode: str = "read", session_id: str | None = None, parse: bool = True, budget: Any = None) -> Any: ...
+
+    def fail(self, cls: type[ApiError], message: str, hint: str | None, status: int | None,
+             request_id: str | None) -> NoReturn: ...
+
+
+class Dialect:
+    """One API version's paths, bodies and answers. Subclasses: V1Dialect, V3Dialect."""
+
+    version = ""
+    messages_with_session = False   # does a get carry the messages (one request per look)?
+    in_organization = False         # do session paths name an organization (resolved via /self)?
+
+    def __init__(self, transport: Transport, settings: Settings) -> None:
+        self.transport = transport
+        self.settings = settings
+
+    @property
+    def org_id(self) -> str | None:
+        return None
+
+    def shape_create(self, body: dict[str, Any], client_tag: str) -> dict[str, Any]:
+        return body_for_version(with_client_tag(body, client_tag), self.version, user_id=self.settings.user_id)
+
+    def sessions_url(self) -> str:
+        raise NotImplementedError
+
+    def self_info(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get(self, sid: str) -> Session:
+        raise NotImplementedError
+
+    def messages(self, sid: str, after: str | None, budget: Any) -> MessagePage:
+        raise NotImplementedError
+
+    def send(self, sid: str, message: str) -> None:
+        raise NotImplementedError
+
+    def archive(self, sid: str) -> Session:
+        raise NotImplementedError
+
+    def list_params(self, want: int, offset: int, after: str | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def next_page(self, data: Any, page: list[Session], want: int) -> tuple[bool, str | None]:
+        """(is there another page, the cursor for it)."""
+        raise NotImplementedError
+
+    def forbidden_hint(self) -> str:
+        raise NotImplementedError
+
+    def not_found_hint(self) -> str:
+        raise NotImplementedError
+
+    def list_sessions(self, tag: str | None, limit: int, budget: Any) -> list[Session]:
+        sessions: list[Session] = []
+        after: str | None = None
+        while len(sessions) < limit:
+            want = limit - len(sessions)
+            params = self.list_params(want, len(sessions), after)
+            if tag:
+                params["tags"] = tag
+            data = self.transport.call("GET", self.sessions_url(), params=params, budget=budget)
+            page = [parse_session(item) for item in list_items(data)]
+            sessions.extend(page)
+            more, after = self.next_page(data, page, want)
+            if not more:
+                break
+        # a server that ignores the filter must not make us adopt someone else's session
+        return [s for s in sessions if not tag or tag in s.tags][:limit]
+
+
+class V1Dialect(Dialect):
+    """`apk_` keys: /v1, messages inside the session, idempotent creates, no archive."""
+
+    version = "v1"
+    messages_with_session = True
+
+    def __init__(self, transport: Transport, settings: Settings) -> None:
+        super().__init__(transport, settings)
+        self._singular = False  # the legacy /v1/session/{id} spelling answered where the plural did not
+
+    def sessions_url(self) -> str:
+        return f"{self.transport.root}/v1/sessions"
+
+    def self_info(self) -> dict[str, Any]:
+        """A key check (GET /v1/sessions?limit=1); v1 has no identity endpoint."""
+        self.transport.call("GET", self.sessions_url(), params={"limit": 1})
+        return {}
+
+    def get(self, sid: str) -> Session:
+        session = parse_session(self._session_call("GET", sid, ""))
+        return session if session.messages is not None else replace(session, messages=())
+
+    def messages(self, sid: str, after: str | None, budget: Any) -> MessagePage:
+        """The list embedded in the session, after the event id `after`."""
+        items = self.get(sid).messages or ()
+        ids = [m.event_id for m in items]
+        if after and after in ids:
+            items = items[ids.index(after) + 1:]
+        return MessagePage(items, items[-1].event_id if items else after)
+
+    def send(self, sid: str, message: str) -> None:
+        answer = self._session_call("POST", sid, "/message", body={"message": message}, mode="write")
+        if isinstance(answer, dict) and text_or_none(answer.get("detail")):
+            # v1 answers 200 {"detail": …} when the session is in a state that does not take messages
+            self.transport.fail(ApiError, f"Devin did not take the message for {sid}: {one_line(answer['detail'])}",
+                                "check the session's state with `devin-handoff status`", 200, None)
+
+    def archive(self, sid: str) -> Session:
+        raise ConfigError("archiving needs a cog_ key: apk_ keys use the v1 API, which has no archive",
+                          f"archive it in the web app ({web_url(sid)}) or set a cog_ service-user key")
+
+    def list_params(self, want: int, offset: int, after: str | None) -> dict[str, Any]:
+        return {"limit": want, "offset": offset}
+
+    def next_page(self, data: Any, page: list[Session], want: int) -> tuple[bool, str | None]:
+        return bool(page) and len(page) >= want, None
+
+    def forbidden_hint(self) -> str:
+        return "apk_ keys work with the v1 API only and act with their org's permissions; v3 needs a cog_ key"
+
+    def not_found_hint(self) -> str:
+        return "check DEVIN_API_URL"
+
+    def _session_call(self, method: str, sid: str, suffix: str, *, body: Any = None, mode: str = "read") -> Any:
+        """v1 session paths: the plural spelling first, the legacy singular once on a 404."""
+        spellings = ["session", "sessions"] if self._singular else ["sessions", "session"]
+        for index, spelling in enumerate(spellings):
+            url = f"{self.transport.root}/v1/{spelling}/{sid}{suffix}"
+            try:
+                answer = self.transport.call(method, url, body=body, mode=mode, session_id=sid)
+            except NotFoundError:
+                if index == len(spellings) - 1:
+                    raise
+                continue
+            self._singular = spelling == "session"
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class V3Dialect(Dialect):
+    """`cog_` keys: /v3/organizations/{org}, the org resolved through /v3/self when not configured."""
+
+    version = "v3"
+    in_organization = True
+
+    def __init__(self, transport: Transport, settings: Settings) -> None:
+        super().__init__(transport, settings)
+        self._org: str | None = settings.org_id or None
+        self._self_info: dict[str, Any] | None = None
+
+    @property
+    def org_id(self) -> str:
+        if not self._org:
+            org = self._fetch_self().get("org_id")
+            if not isinstance(org, str) or not org:
+                raise ConfigError("the key's identity (GET /v3/self) names no organization",
+                                  "set DEVIN_ORG_ID or pass --org-id (Settings → Devin API shows the org id)")
+            self._org = org
+        return self._org
+
+    def _base(self) -> str:
+        return f"{self.transport.root}/v3/organizations/{self.org_id}"
+
+    def sessions_url(self) -> str:
+        return f"{self._base()}/sessions"
+
+    def self_info(self) -> dict[str, Any]:
+        return dict(self._fetch_self())
+
+    def _fetch_self(self) -> dict[str, Any]:
+        if self._self_info is None:
+            data = self.transport.call("GET", f"{self.transport.root}/v3/self")
+            if not isinstance(data, dict):
+                self.transport.fail(BadResponse, "the Devin API's /v3/self answer is not a JSON object", None, 200,
+                                    None)
+            self._self_info = data
+        return self._self_info
+
+    def get(self, sid: str) -> Session:
+        session = parse_session(self.transport.call("GET", f"{self.sessions_url()}/{sid}", session_id=sid))
+        return replace(session, messages=None)  # v3 pages them separately
+
+    def messages(self, sid: str, after: str | None, budget: Any) -> MessagePage:
+        """Every message after the cursor `after`, paging through them."""
+        items: list[Message] = []
+        cursor = after
+        while True:
+            params: dict[str, Any] = {"first": MESSAGE_PAGE}
+            if cursor:
+                params["after"] = cursor
+            data = self.transport.call("GET", f"{self.sessions_url()}/{sid}/messages", params=params,
+                                       session_id=sid, budget=budget)
+            items.extend(parse_message(item) for item in list_items(data))
+            end_cursor = text_or_none(data.get("end_cursor")) if isinstance(data, dict) else None
+            if end_cursor:
+                cursor = end_cursor  # null on the last page: keep the previous one
+            if not (end_cursor and isinstance(data, dict) and data.get("has_next_page")):
+                return MessagePage(tuple(items), cursor)
+
+    def send(self, sid: str, message: str) -> None:
+        self.transport.call("POST", f"{self.sessions_url()}/{sid}/messages", body={"message": message},
+                            mode="write", session_id=sid, parse=False)
+
+    def archive(self, sid: str) -> Session:
+        return parse_session(self.transport.call("POST", f"{self.sessions_url()}/{sid}/archive", mode="read",
+                                                 session_id=sid))
+
+    def list_params(self, want: int, offset: int, after: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"first": min(want, LIST_PAGE_V3)}
+        if after:
+            params["after"] = after
+        return params
+
+    def next_page(self, data: Any, page: list[Session], want: int) -> tuple[bool, str | None]:
+        after = data.get("end_cursor") if isinstance(data, dict) else None
+        return bool(isinstance(data, dict) and data.get("has_next_page") and after and page), after
+
+    def forbidden_hint(self) -> str:
+        return (f"the cog_ key needs session permissions (ViewOrgSessions/ManageOrgSessions) in org "
+                f"{self._org or '(unresolved)'}; check DEVIN_ORG_ID/--org-id")
+
+    def not_found_hint(self) -> str:
+        return "check DEVIN_ORG_ID/--org-id and DEVIN_API_URL"
+
+
+_DIALECTS: dict[str, Callable[[Transport, Settings], Dialect]] = {"v1": V1Dialect, "v3": V3Dialect}
+
+
+def dialect_for(transport: Transport, settings: Settings) -> Dialect:
+    """The dialect of the settings' key (decided once, by Settings.api_version)."""
+    return _DIALECTS[settings.api_version](transport, settings)

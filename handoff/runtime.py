@@ -1,0 +1,58 @@
+"""Time for retry and follow code: a clock, a sleep and deadlines, injected so tests run the real logic
+with a fake clock (no real waiting) and production uses the monotonic clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The clock (monotonic seconds), the sleep, and the wall clock (epoch seconds) code may use."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    wall: Callable[[], float] = time.time
+
+    def deadline(self, seconds: float) -> Deadline:
+        return Deadline(self, self.clock() + seconds)
+
+
+@dataclass
+class Deadline:
+    """A point in time on a runtime's clock; `remaining()` may go negative once it has passed."""
+
+    runtime: Runtime
+    at: float
+
+    def remaining(self) -> float:
+        return self.at - self.runtime.clock()
+
+    @property
+    def passed(self) -> bool:
+        return self.remaining() <= 0
+
+
+@dataclass
+class FakeClock:
+    """A clock that only moves when something sleeps on it (or a test advances it)."""
+
+    now: float = 1000.0
+    slept: list[float] = field(default_factory=list)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0, seconds
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def runtime(self) -> Runtime:
+        return Runtime(clock=self, sleep=self.sleep, wall=lambda: self.now)
+
+
+REAL = Runtime()
