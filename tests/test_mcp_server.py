@@ -153,6 +153,38 @@ async def test_messages_with_cursor_status_send_and_list(sim: Simulator, repo: P
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("key", [V3_KEY, "apk_user_" + "v" * 24], ids=["v3", "v1"])
+async def test_status_shows_devins_last_message_for_both_key_kinds(sim: Simulator, repo: Path, key: str,
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    # Only handoff_status is called (no handoff_messages first), so the journal cannot stand in for the API.
+    monkeypatch.setenv("DEVIN_API_KEY", key)
+    sim.script(end="finished", steps=3, messages=["Looking at it", "All done"])
+    async with Client(build_server(cwd=str(repo))) as client:
+        session_id = (await client.call_tool("handoff_create", {"task": "Ship it"})).structured_content["session_id"]
+        with anyio.fail_after(10):
+            while True:
+                status = (await client.call_tool("handoff_status", {"session_id": session_id})).structured_content
+                if status["done"]:
+                    break
+                await anyio.sleep(0.03)
+    assert status["outcome"] == "finished" and status["last_devin_message"] == "All done"
+
+
+@pytest.mark.anyio
+async def test_list_joins_the_journal_like_the_cli(sim: Simulator, repo: Path, monkeypatch: pytest.MonkeyPatch):
+    async with Client(build_server(cwd=str(repo))) as client:
+        session_id = (await client.call_tool("handoff_create", {"task": "Ship it"})).structured_content["session_id"]
+        monkeypatch.setenv("DEVIN_API_URL", "http://127.0.0.1:9")  # the API is gone: the journal still answers
+        listed = (await client.call_tool("handoff_list", {})).structured_content
+    cli = run_cli("list", "--json", env={"DEVIN_API_URL": "http://127.0.0.1:9", "DEVIN_API_KEY": V3_KEY,
+                                         "XDG_STATE_HOME": str(journal.state_dir().parent)})
+    (mine,) = [s for s in listed["sessions"] if s["session_id"] == session_id]
+    assert mine["live"] is False and mine["handed_off_here"] is True and mine["repository"] == "acme/widgets"
+    assert listed["warning"] and "127.0.0.1" in listed["warning"]
+    assert [row["session_id"] for row in cli.json()["sessions"]] == [s["session_id"] for s in listed["sessions"]]
+
+
+@pytest.mark.anyio
 async def test_errors_are_one_line_tool_errors(sim: Simulator, repo: Path, monkeypatch: pytest.MonkeyPatch):
     async with Client(build_server(cwd=str(repo))) as client:
         missing = await client.call_tool("handoff_status", {"session_id": "devin-doesnotexist"})
