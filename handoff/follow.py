@@ -21,7 +21,7 @@ from handoff import journal
 from handoff.devin.errors import ApiError, AuthError, NotFoundError, ValidationError
 from handoff.devin.models import SUCCESS_OUTCOMES
 from handoff.errors import EXIT_SESSION_FAILED, EXIT_UNREACHABLE
-from handoff.runtime import REAL, Runtime
+from handoff.runtime import REAL, Runtime, current
 
 GIVE_UP_AFTER = 600.0       # seconds of continuous failure before a follow ends with exit 5
 FIRST_CONTACT_GIVE_UP = 30.0  # ... when the API never answered at all (a wrong URL, no network)
@@ -194,8 +194,9 @@ class Follower:
 
     def __init__(self, client: FollowClient, session_id: str, *, interval: float = 10.0,
                  cursor: str | None = None, min_interval: float = 1.0, give_up_after: float = GIVE_UP_AFTER,
-                 first_contact_give_up: float = FIRST_CONTACT_GIVE_UP, runtime: Runtime = REAL,
+                 first_contact_give_up: float = FIRST_CONTACT_GIVE_UP, runtime: Runtime | None = None,
                  record: bool = True) -> None:
+        runtime = runtime or getattr(client, "runtime", None) or current()
         self.client = client
         self.session_id = session_id
         self.clock = runtime.clock

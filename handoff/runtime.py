@@ -56,3 +56,9 @@ class FakeClock:
 
 
 REAL = Runtime()
+DEFAULT = REAL  # what clients and followers use unless given one; tests may set a fake clock's runtime here
+
+
+def current() -> Runtime:
+    """The runtime to use when none was injected."""
+    return DEFAULT

@@ -11,3 +11,14 @@ def _isolated_state(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     for name in ("DEVIN_API_KEY", "DEVIN_ORG_ID", "DEVIN_USER_ID", "DEVIN_API_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """Time for clients and followers from a fake clock: retry backoff and give-up deadlines run for real,
+    without real waiting. (The simulator's sessions still move with real time.)"""
+    from handoff import runtime
+
+    clock = runtime.FakeClock()
+    monkeypatch.setattr(runtime, "DEFAULT", clock.runtime())
+    return clock

@@ -1,7 +1,9 @@
-"""Test helpers: real git repos in temp dirs, the CLI run as a real subprocess."""
+"""Test helpers: real git repos in temp dirs, the CLI run as a real subprocess or in this process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -75,3 +77,33 @@ def run_cli(*args: str, cwd: Path | str | None = None, env: dict[str, str] | Non
     done = subprocess.run([sys.executable, "-m", "handoff", *args], cwd=cwd, env=full_env, input=input,
                           capture_output=True, text=True, timeout=timeout, check=False)
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+def run_cli_here(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None,
+                 input: str | None = None) -> Result:
+    """Run the CLI's `main` in this process, for tests where a separate process is not the point: the same
+    parsing, exit codes, stdout and stderr, and time from `handoff.runtime.DEFAULT` (a fake clock when the
+    test installs one, so retries and follow-ups run for real without waiting). Not thread-safe."""
+    from handoff.cli import main
+
+    saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
+    stdout, stderr = io.StringIO(), io.StringIO()
+    for name in [k for k in os.environ if k.startswith("DEVIN_")]:
+        del os.environ[name]
+    os.environ.update({**GIT_ENV, "NO_COLOR": "1", **(env or {})})
+    sys.stdin = io.StringIO(input or "")
+    code = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(saved_cwd)
+        sys.stdin = saved_stdin
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return Result(code, stdout.getvalue(), stderr.getvalue())

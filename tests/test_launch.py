@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from helpers import make_repo, run_cli, write
+from helpers import make_repo, run_cli, run_cli_here, write
 
 from handoff.simulator import Simulator
 
@@ -77,21 +77,21 @@ def test_a_failing_session_exits_1(sim, repo, tmp_path):
     assert result.code == 1, result.stderr
 
 
-def test_unreachable_api_saves_the_handoff_and_retry_sends_it_once(sim, repo, tmp_path):
+def test_unreachable_api_saves_the_handoff_and_retry_sends_it_once(sim, repo, tmp_path, fake_clock):
     state = tmp_path / "state"
     env = _env(sim, "v3", state)
     down = {**env, "DEVIN_API_URL": "http://127.0.0.1:9"}
-    result = run_cli("create", "--task", "Fix x", "--detach", cwd=repo, env=down)
+    result = run_cli_here("create", "--task", "Fix x", "--detach", cwd=repo, env=down)
     assert result.code == 5, result.stderr
     assert "devin-handoff retry handoff-" in result.stderr
     [saved] = list((state / "devin-handoff" / "outbox").glob("*.json"))
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     assert "+x = 2" in json.loads(saved.read_text())["body"]["prompt"]
-    sent = run_cli("retry", "--json", cwd=repo, env=env)
+    sent = run_cli_here("retry", "--json", cwd=repo, env=env)
     assert sent.code == 0, sent.stderr
     assert len(sent.json()["sent"]) == 1 and len(sim.sessions) == 1
     assert not list((state / "devin-handoff" / "outbox").glob("*.json"))
-    again = run_cli("retry", cwd=repo, env=env)
+    again = run_cli_here("retry", cwd=repo, env=env)
     assert again.code == 0 and "outbox is empty" in again.stderr and len(sim.sessions) == 1
 
 
@@ -107,16 +107,16 @@ def test_ambiguous_create_never_duplicates(sim, repo, tmp_path, fault):
     assert len(sim.sessions) == 1 and len(_creates(sim)) == 1
 
 
-def test_retry_finds_a_session_that_did_land(sim, repo, tmp_path):
+def test_retry_finds_a_session_that_did_land(sim, repo, tmp_path, fake_clock):
     # The create landed but every lookup failed: the handoff is saved; `retry` finds it by tag, no second create.
     state = tmp_path / "state"
     env = _env(sim, "v3", state)
     sim.inject("create", "drop")
     sim.inject("list", "drop_before", times=30)
-    result = run_cli("create", "--task", "Fix x", "--detach", cwd=repo, env=env)
+    result = run_cli_here("create", "--task", "Fix x", "--detach", cwd=repo, env=env)
     assert result.code == 5, result.stderr
     sim.clear_faults()
-    sent = run_cli("retry", cwd=repo, env=env)
+    sent = run_cli_here("retry", cwd=repo, env=env)
     assert sent.code == 0, sent.stderr
     assert len(sim.sessions) == 1 and len(_creates(sim)) == 1
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from helpers import make_repo, run_cli, write
+from helpers import make_repo, run_cli, run_cli_here, write
 from mcp import Client, StdioServerParameters
 
 from handoff import journal
@@ -171,13 +171,13 @@ async def test_status_shows_devins_last_message_for_both_key_kinds(sim: Simulato
 
 
 @pytest.mark.anyio
-async def test_list_joins_the_journal_like_the_cli(sim: Simulator, repo: Path, monkeypatch: pytest.MonkeyPatch):
+async def test_list_joins_the_journal_like_the_cli(sim: Simulator, repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  fake_clock):
     async with Client(build_server(cwd=str(repo))) as client:
         session_id = (await client.call_tool("handoff_create", {"task": "Ship it"})).structured_content["session_id"]
         monkeypatch.setenv("DEVIN_API_URL", "http://127.0.0.1:9")  # the API is gone: the journal still answers
         listed = (await client.call_tool("handoff_list", {})).structured_content
-    cli = run_cli("list", "--json", env={"DEVIN_API_URL": "http://127.0.0.1:9", "DEVIN_API_KEY": V3_KEY,
-                                         "XDG_STATE_HOME": str(journal.state_dir().parent)})
+    cli = run_cli_here("list", "--json", env={"DEVIN_API_URL": "http://127.0.0.1:9", "DEVIN_API_KEY": V3_KEY})
     (mine,) = [s for s in listed["sessions"] if s["session_id"] == session_id]
     assert mine["live"] is False and mine["handed_off_here"] is True and mine["repository"] == "acme/widgets"
     assert listed["warning"] and "127.0.0.1" in listed["warning"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from helpers import GIT_ENV, Result, run_cli
+from helpers import GIT_ENV, Result, run_cli, run_cli_here
 
 from handoff import journal
 from handoff.simulator import Simulator
@@ -362,7 +362,7 @@ def test_doctor_resolves_the_org_and_reports_key_problems(sim):
     assert missing.code == 4 and not missing.json()["ok"]
 
 
-def test_unreachable_api_exits_5_and_list_falls_back_to_the_journal():
+def test_unreachable_api_exits_5_and_list_falls_back_to_the_journal(fake_clock):
     journal.record_session(journal.JournalEntry(session_id="devin-abc", url="u", client_tag="handoff-1"))
     jobs = {
         "doctor-v3": ("doctor", env_for(None, "v3")),
@@ -372,9 +372,7 @@ def test_unreachable_api_exits_5_and_list_falls_back_to_the_journal():
         "archive": ("archive devin-abc", env_for(None, "v3")),
         "list": ("list --json", env_for(None, "v3")),
     }
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = {name: pool.submit(run_cli, *args.split(), env=env) for name, (args, env) in jobs.items()}
-        results = {name: future.result() for name, future in futures.items()}
+    results = {name: run_cli_here(*args.split(), env=env) for name, (args, env) in jobs.items()}
     for name in ("doctor-v3", "doctor-v1", "status", "send", "archive"):
         assert results[name].code == 5, (name, results[name].stderr)
         assert "Traceback" not in results[name].stderr

@@ -23,7 +23,7 @@ from handoff.errors import HandoffError, SecretsBlocked
 from handoff.gate import GateResult, gate
 from handoff.prompt import HandoffRequest, build_request, new_client_tag, render_facts
 from handoff.repo import DEFAULT_MAX_DIFF_BYTES, RepoContext
-from handoff.runtime import REAL, Runtime
+from handoff.runtime import Runtime
 
 if TYPE_CHECKING:
     from handoff.devin.client import DevinClient
@@ -141,7 +141,7 @@ def push(context: RepoContext) -> None:
 
 # -- launch ------------------------------------------------------------------------------------------
 
-def open_client(settings: Settings, *, retry_budget: float = 60.0, runtime: Runtime = REAL) -> DevinClient:
+def open_client(settings: Settings, *, retry_budget: float = 60.0, runtime: Runtime | None = None) -> DevinClient:
     from handoff.devin.client import DevinClient  # httpx only when a request is about to be made
 
     return DevinClient(settings, retry_budget=retry_budget, runtime=runtime)

@@ -19,7 +19,6 @@ from handoff.devin.errors import ApiError, AuthError
 from handoff.devin.models import Message, Session, outcome_of
 from handoff.errors import EXIT_INTERRUPTED, HandoffError
 from handoff.follow import EndEvent, Follower, decode_cursor, encode_cursor
-from handoff.runtime import REAL
 from handoff.tags import HANDOFF_TAG
 
 # While following, the follower is its own retry loop (with a notice and a cursor), so the client
@@ -293,6 +292,5 @@ def run_follower(follower: Follower, on_event: EventSink, *, archive: bool = Fal
 def follow(client: Any, session_id: str, on_event: EventSink, *, interval: float = 10.0, archive: bool = False,
            ask_reply: AskReply | None = None, cursor: str | None = None) -> int:
     """Follow a session from `cursor` (or the start) until Devin stops; the exit code."""
-    follower = Follower(client, session_id, interval=interval, cursor=cursor,
-                        runtime=getattr(client, "runtime", REAL))
+    follower = Follower(client, session_id, interval=interval, cursor=cursor)
     return run_follower(follower, on_event, archive=archive, ask_reply=ask_reply)

@@ -41,7 +41,7 @@ from handoff.devin.errors import (
 from handoff.devin.ids import normalize_session_id
 from handoff.devin.models import MessagePage, Session
 from handoff.errors import UsageError, mask_key, mask_secrets
-from handoff.runtime import REAL, Runtime
+from handoff.runtime import Runtime, current
 from handoff.tags import HANDOFF_TAG
 
 MAX_ATTEMPTS = 8
@@ -180,12 +180,12 @@ class DevinClient:
 
     def __init__(self, settings: Settings, *, connect_timeout: float = 5.0, read_timeout: float = 30.0,
                  retry_budget: float = 60.0, transport: httpx.BaseTransport | None = None,
-                 runtime: Runtime = REAL) -> None:
+                 runtime: Runtime | None = None) -> None:
         self._key = settings.require_key()
         self.settings = settings
         self.retry_budget = retry_budget
         self.root = re.sub(r"/(v1|v3)$", "", settings.api_url.rstrip("/"))
-        self.runtime = runtime
+        self.runtime = runtime or current()
         self._rng = random.Random()
         self.dialect: Dialect = dialect_for(self, settings)
         self._http = httpx.Client(

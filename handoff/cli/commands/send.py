@@ -45,7 +45,7 @@ def send(session_ref: str, message: str, then_follow: bool, interval: float, api
     text = _read_message(message)
     settings = settings_with_key(api_url, org_id, user_id)
     with one_shot_client(settings) as client:
-        follower = Follower(client, sid, interval=interval, runtime=client.runtime) if then_follow else None
+        follower = Follower(client, sid, interval=interval) if then_follow else None
         if follower is not None:
             follower.prime()  # what Devin said before this reply is not news (and a wrong id fails here)
         client.send(sid, text)
