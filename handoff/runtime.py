@@ -55,6 +55,26 @@ class FakeClock:
         return Runtime(clock=self, sleep=self.sleep, wall=lambda: self.now)
 
 
+@dataclass
+class FastForward:
+    """Real time, sped up: a sleep really waits `scale` of what was asked and the clock jumps the whole way,
+    so code that polls a live server (which moves in real time) sees the pacing it asked for, sooner."""
+
+    scale: float = 0.05
+    skipped: float = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0, seconds
+        time.sleep(seconds * self.scale)
+        self.skipped += seconds * (1 - self.scale)
+
+    def runtime(self) -> Runtime:
+        return Runtime(clock=self, sleep=self.sleep, wall=lambda: time.time() + self.skipped)
+
+
 REAL = Runtime()
 DEFAULT = REAL  # what clients and followers use unless given one; tests may set a fake clock's runtime here
 

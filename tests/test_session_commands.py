@@ -52,6 +52,12 @@ def new_session(sim: Simulator, kind: str, **script) -> str:
     return answer.json()["session_id"]
 
 
+@pytest.fixture(autouse=True)
+def _fast(fast_forward):
+    """Commands run in this process, their polling and retries 20x fast against the real-time simulator."""
+    return fast_forward
+
+
 @pytest.fixture
 def sim():
     with Simulator(step_seconds=0.1) as simulator:
@@ -72,7 +78,7 @@ def assert_each_once_in_order(text: str, messages: list[str]) -> None:
 def test_tail_prints_each_message_once_in_order_with_status_and_pr(sim, kind):
     sid = new_session(sim, kind, messages=MESSAGES, end="finished")
     journal.record_session(journal.JournalEntry(session_id=sid, url="u", client_tag="handoff-x"))
-    done = run_cli("tail", sid.removeprefix("devin-"), "--interval", "2", env=env_for(sim, kind))
+    done = run_cli_here("tail", sid.removeprefix("devin-"), "--interval", "2", env=env_for(sim, kind))
     assert done.code == 0, done.stderr
     assert_each_once_in_order(done.stderr, MESSAGES)
     assert "fix the widget" not in done.stderr  # the user's own prompt is not echoed back
@@ -83,27 +89,27 @@ def test_tail_prints_each_message_once_in_order_with_status_and_pr(sim, kind):
     assert entry.outcome == "finished" and entry.last_devin_message == MESSAGES[-1]
     assert entry.pr_urls and entry.cursor
     # resuming from the journal's cursor prints nothing twice; --all prints everything again
-    again = run_cli("poll", sid, env=env_for(sim, kind))
+    again = run_cli_here("poll", sid, env=env_for(sim, kind))
     assert again.code == 0 and not any(m in again.stderr for m in MESSAGES)
-    everything = run_cli("tail", f"https://app.devin.ai/sessions/{sid.removeprefix('devin-')}/", "--all",
+    everything = run_cli_here("tail", f"https://app.devin.ai/sessions/{sid.removeprefix('devin-')}/", "--all",
                          env=env_for(sim, kind))
     assert_each_once_in_order(everything.stderr, MESSAGES)
 
 
 def test_tail_with_a_server_that_keeps_end_cursors_on_the_last_page():
-    with Simulator(step_seconds=0.2, end_cursor_on_last_page=True) as simulator:
+    with Simulator(step_seconds=0.3, end_cursor_on_last_page=True) as simulator:
         sid = new_session(simulator, "v3", messages=MESSAGES)
         journal.record_session(journal.JournalEntry(session_id=sid, url="u", client_tag="handoff-x"))
-        done = run_cli("tail", sid, "--json", env=env_for(simulator, "v3"))
+        done = run_cli_here("tail", sid, "--json", env=env_for(simulator, "v3"))
         assert [e["text"] for e in done.json_lines() if e["event"] == "message"] == MESSAGES
         cursors = [r["query"].get("after") for r in simulator.requests if r["call"] == "messages"]
         assert any(cursors), "the follower pages on from the API's cursor"
-        again = run_cli("tail", sid, "--json", env=env_for(simulator, "v3"))
+        again = run_cli_here("tail", sid, "--json", env=env_for(simulator, "v3"))
         assert [e for e in again.json_lines() if e["event"] == "message"] == []
         # a cursor the server no longer takes (400) means starting over, still without repeats
         _, last_event = journal.get_session(sid).cursor.split("|")
         journal.update_session(sid, cursor=f"stale-cursor|{last_event}")
-        stale = run_cli("tail", sid, "--json", env=env_for(simulator, "v3"))
+        stale = run_cli_here("tail", sid, "--json", env=env_for(simulator, "v3"))
         assert stale.code == 0, stale.stderr
         assert [e for e in stale.json_lines() if e["event"] == "message"] == []
 
@@ -210,7 +216,7 @@ def test_ctrl_c_stops_cleanly_with_the_resume_hint(sim, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_tail_json_emits_only_json_lines(sim, kind):
     sid = new_session(sim, kind, messages=MESSAGES)
-    done = run_cli("tail", sid, "--json", env=env_for(sim, kind))
+    done = run_cli_here("tail", sid, "--json", env=env_for(sim, kind))
     assert done.code == 0, done.stderr
     events = done.json_lines()  # every stdout line parses
     assert len(events) == len(done.stdout.splitlines())
@@ -222,10 +228,10 @@ def test_tail_json_emits_only_json_lines(sim, kind):
 
 def test_tail_archive_at_the_end_and_a_failed_archive_is_a_warning(sim):
     sid = new_session(sim, "v3", messages=["done"])
-    done = run_cli("tail", sid, "--archive", env=env_for(sim, "v3"))
+    done = run_cli_here("tail", sid, "--archive", env=env_for(sim, "v3"))
     assert done.code == 0 and sim.sessions[sid]["archived"]
     sid1 = new_session(sim, "v1", messages=["done"])
-    done = run_cli("tail", sid1, "--archive", env=env_for(sim, "v1"))
+    done = run_cli_here("tail", sid1, "--archive", env=env_for(sim, "v1"))
     assert done.code == 0, done.stderr
     assert "could not archive" in done.stderr
 
@@ -234,11 +240,11 @@ def test_tail_archive_at_the_end_and_a_failed_archive_is_a_warning(sim):
 def test_tail_failures_auth_unknown_id_bad_id(sim, kind):
     sid = new_session(sim, kind)
     bad_key = KEYS[kind].replace("test", "invalid")
-    assert run_cli("tail", sid, env=env_for(sim, kind, DEVIN_API_KEY=bad_key)).code == 4
-    unknown = run_cli("tail", "devin-0000000000000000", env=env_for(sim, kind))
+    assert run_cli_here("tail", sid, env=env_for(sim, kind, DEVIN_API_KEY=bad_key)).code == 4
+    unknown = run_cli_here("tail", "devin-0000000000000000", env=env_for(sim, kind))
     assert unknown.code == 2 and "Traceback" not in unknown.stderr
-    assert run_cli("tail", "not a session id!", env=env_for(sim, kind)).code == 2
-    assert run_cli("tail", sid, env={"DEVIN_API_URL": sim.base_url}).code == 4  # no key
+    assert run_cli_here("tail", "not a session id!", env=env_for(sim, kind)).code == 2
+    assert run_cli_here("tail", sid, env={"DEVIN_API_URL": sim.base_url}).code == 4  # no key
 
 
 def test_interactive_reply_is_sent_and_following_goes_on(sim, monkeypatch):
@@ -266,13 +272,13 @@ def test_interactive_reply_is_sent_and_following_goes_on(sim, monkeypatch):
 def test_status_one_look(sim, kind):
     sid = new_session(sim, kind, messages=MESSAGES)
     time.sleep(0.6)
-    done = run_cli("status", sid, "--json", env=env_for(sim, kind))
+    done = run_cli_here("status", sid, "--json", env=env_for(sim, kind))
     assert done.code == 0, done.stderr
     look = done.json()
     assert look["session_id"] == sid and look["outcome"] == "finished"
     assert look["last_devin_message"] == MESSAGES[-1]
     assert look["pull_requests"][0].startswith("https://github.com/acme/widgets/pull/")
-    human = run_cli("status", sid, env=env_for(sim, kind))
+    human = run_cli_here("status", sid, env=env_for(sim, kind))
     assert human.code == 0 and MESSAGES[-1] in human.stdout and sid in human.stdout
     assert "https://app.devin.ai/sessions/" in human.stdout
 
@@ -281,14 +287,14 @@ def test_status_one_look(sim, kind):
 def test_send_then_follow(sim, kind):
     sid = new_session(sim, kind, question="Which branch?", messages=["Reading.", "Done."])
     time.sleep(0.3)
-    done = run_cli("send", sid, "-", "--follow", "--interval", "2", input="use main\n", env=env_for(sim, kind))
+    done = run_cli_here("send", sid, "-", "--follow", "--interval", "2", input="use main\n", env=env_for(sim, kind))
     assert done.code == 0, done.stderr
     assert "Which branch?" not in done.stderr  # said before the reply: not news
     assert "Done." in done.stderr and "Devin finished" in done.stderr
     assert [m["message"] for m in sim.sessions[sid]["messages"] if m["source"] == "user"][-1] == "use main"
-    plain = run_cli("send", sid, "thanks", "--json", env=env_for(sim, kind))
+    plain = run_cli_here("send", sid, "thanks", "--json", env=env_for(sim, kind))
     assert plain.code == 0 and plain.json() == {"sent": True, "session_id": sid}
-    assert run_cli("send", sid, "  ", env=env_for(sim, kind)).code == 2
+    assert run_cli_here("send", sid, "  ", env=env_for(sim, kind)).code == 2
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -297,68 +303,68 @@ def test_list_joins_the_journal_with_the_api(sim, kind):
     other = new_session(sim, kind, messages=["hi"])
     journal.record_session(journal.JournalEntry(session_id=mine, url="https://app.devin.ai/sessions/x",
                                                 client_tag="handoff-1", title="mine", status="new"))
-    done = run_cli("list", "--json", env=env_for(sim, kind))
+    done = run_cli_here("list", "--json", env=env_for(sim, kind))
     assert done.code == 0, done.stderr
     rows = done.json()["sessions"]
     assert [r["session_id"] for r in rows][:1] == [mine]
     assert rows[0]["source"] == "journal+api" and rows[0]["live"]
     assert any(r["session_id"] == other and r["source"] == "api" for r in rows)
-    human = run_cli("list", env=env_for(sim, kind))
+    human = run_cli_here("list", env=env_for(sim, kind))
     assert mine in human.stdout and other in human.stdout
 
 
 def test_list_without_key_shows_the_journal_with_a_warning(tmp_path):
     journal.record_session(journal.JournalEntry(session_id="devin-abc", url="u", client_tag="handoff-1",
                                                 title="saved one", status="running"))
-    done = run_cli("list", "--json", env={})
+    done = run_cli_here("list", "--json", env={})
     assert done.code == 0
     assert done.json()["sessions"][0]["session_id"] == "devin-abc" and "warning" in done.stderr
 
 
 def test_archive_v3_and_v1_key_is_a_config_error(sim):
     sid = new_session(sim, "v3")
-    done = run_cli("archive", sid, env=env_for(sim, "v3"))
+    done = run_cli_here("archive", sid, env=env_for(sim, "v3"))
     assert done.code == 0, done.stderr
     assert sim.sessions[sid]["archived"]
     sid1 = new_session(sim, "v1")
-    refused = run_cli("archive", sid1, env=env_for(sim, "v1"))
+    refused = run_cli_here("archive", sid1, env=env_for(sim, "v1"))
     assert refused.code == 4 and "cog_" in refused.stderr
-    assert run_cli("archive", "devin-ffffffffffff", env=env_for(sim, "v3")).code == 2
+    assert run_cli_here("archive", "devin-ffffffffffff", env=env_for(sim, "v3")).code == 2
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_one_shot_commands_on_auth_failure_and_unknown_ids(sim, kind):
     sid = new_session(sim, kind)
     bad = env_for(sim, kind, DEVIN_API_KEY=KEYS[kind].replace("test", "invalid"))
-    assert run_cli("status", sid, env=bad).code == 4
-    assert run_cli("send", sid, "hello", env=bad).code == 4
-    assert run_cli("list", env=bad).code == 4
-    assert run_cli("status", "devin-0123456789", env=env_for(sim, kind)).code == 2
-    assert run_cli("send", "devin-0123456789", "hi", env=env_for(sim, kind)).code == 2
+    assert run_cli_here("status", sid, env=bad).code == 4
+    assert run_cli_here("send", sid, "hello", env=bad).code == 4
+    assert run_cli_here("list", env=bad).code == 4
+    assert run_cli_here("status", "devin-0123456789", env=env_for(sim, kind)).code == 2
+    assert run_cli_here("send", "devin-0123456789", "hi", env=env_for(sim, kind)).code == 2
 
 
 # -- doctor ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_doctor_all_ok_and_never_prints_the_key(sim, kind):
-    done = run_cli("doctor", "--json", env=env_for(sim, kind))
+    done = run_cli_here("doctor", "--json", env=env_for(sim, kind))
     assert done.code == 0, done.stdout + done.stderr
     report = done.json()
     assert report["ok"] and {c["name"] for c in report["checks"]} == {"git", "key", "org", "api"}
     assert KEYS[kind] not in done.stdout + done.stderr
-    human = run_cli("doctor", env=env_for(sim, kind))
+    human = run_cli_here("doctor", env=env_for(sim, kind))
     assert human.code == 0 and "git version" in human.stdout
     assert KEYS[kind][:4] + "…" in human.stdout and KEYS[kind] not in human.stdout + human.stderr
 
 
 def test_doctor_resolves_the_org_and_reports_key_problems(sim):
-    resolved = run_cli("doctor", "--json", env={"DEVIN_API_URL": sim.base_url, "DEVIN_API_KEY": KEYS["v3"]})
+    resolved = run_cli_here("doctor", "--json", env={"DEVIN_API_URL": sim.base_url, "DEVIN_API_KEY": KEYS["v3"]})
     assert resolved.code == 0 and "resolved via /v3/self" in resolved.stdout
-    bad = run_cli("doctor", env=env_for(sim, "v3", DEVIN_API_KEY="cog_invalid_0123456789"))
+    bad = run_cli_here("doctor", env=env_for(sim, "v3", DEVIN_API_KEY="cog_invalid_0123456789"))
     assert bad.code == 4 and "FAIL" in bad.stdout
-    wrong_org = run_cli("doctor", env=env_for(sim, "v3", DEVIN_ORG_ID="org-nope"))
+    wrong_org = run_cli_here("doctor", env=env_for(sim, "v3", DEVIN_ORG_ID="org-nope"))
     assert wrong_org.code == 4
-    missing = run_cli("doctor", "--json", env={"DEVIN_API_URL": sim.base_url})
+    missing = run_cli_here("doctor", "--json", env={"DEVIN_API_URL": sim.base_url})
     assert missing.code == 4 and not missing.json()["ok"]
 
 
