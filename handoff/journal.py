@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -33,6 +32,8 @@ def _ensure_dir(path: Path) -> Path:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Atomic write, 0600 from the first byte (mkstemp creates files 0600)."""
+    import tempfile  # only when something is written: it pulls in `random` and `shutil`
+
     _ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
     try:

@@ -22,10 +22,9 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, NoReturn
 
-import httpx
-
 from handoff import __version__
 from handoff.config import Settings
+from handoff.devin._http import httpx
 from handoff.devin.dialect import Dialect, dialect_for, one_line, parse_session, text_or_none
 from handoff.devin.errors import (
     AmbiguousCreate,
