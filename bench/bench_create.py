@@ -69,7 +69,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-create-") as tmp, Simulator(step_seconds=600) as sim:
         repo = make_repo(Path(tmp), args.kb)
         diff_bytes = len(subprocess.run(["git", "diff", "HEAD"], cwd=repo, capture_output=True).stdout)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DEVIN_")}
+        # bytecode as an installed package has it (pip compiles it); the warm-up run writes it for a checkout
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DEVIN_") and k != "PYTHONDONTWRITEBYTECODE"}
         env.update(GIT_ENV, NO_COLOR="1", XDG_STATE_HOME=str(Path(tmp) / "state"), DEVIN_API_URL=sim.base_url,
                    DEVIN_API_KEY="cog_bench_simulator_only", DEVIN_ORG_ID=DEFAULT_ORG)
         ours = [sys.executable, "-m", "handoff", "create", "--detach", "--task", "Fix the sign"]
