@@ -72,7 +72,8 @@ class Result:
 def run_cli(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None,
             input: str | None = None, timeout: float = 60) -> Result:
     """Run `python -m handoff ARGS` as a real process; DEVIN_* variables come only from `env`."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("DEVIN_")}
+    # bytecode is kept, as for an installed package: without it every run compiles the package again
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DEVIN_") and k != "PYTHONDONTWRITEBYTECODE"}
     full_env = {**base, **GIT_ENV, "NO_COLOR": "1", **(env or {})}
     done = subprocess.run([sys.executable, "-m", "handoff", *args], cwd=cwd, env=full_env, input=input,
                           capture_output=True, text=True, timeout=timeout, check=False)
