@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from helpers import GIT_ENV, git, make_repo, write
 
-from handoff import repo as inspector
 from handoff.errors import UsageError
-from handoff.repo import Commit, inspect, parse_remote_url, push_branch, strip_credentials, user_path
+from handoff.repo import Commit, inspect, large, parse_remote_url, push_branch, strip_credentials, user_path
+from handoff.repo.diff import DiffSplitter
 
 TOKEN = "s3cr3tTOKEN"  # pragma: allowlist secret
 
@@ -222,7 +222,7 @@ def test_remote_choice_upstream_then_only_remote(tmp_path: Path):
     assert inspect(root).slug == "me/w"  # the only remote
     git(root, "remote", "add", "team", "https://gitlab.com/team/sub/w.git")
     ctx = inspect(root)
-    assert ctx.remote_name is None and any("none is 'origin'" in w for w in ctx.warnings)
+    assert ctx.remote_name is None and any("none is the branch's upstream or 'origin'" in w for w in ctx.warnings)
     git(root, "config", "branch.main.remote", "team")
     assert inspect(root).slug == "team/sub/w"  # the upstream's remote
 
@@ -415,7 +415,7 @@ def test_non_utf8_content_and_names_are_marked_not_crashed(tmp_path: Path):
 
 
 def test_huge_untracked_files_are_named_not_diffed(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(inspector, "LARGE_FILE_BYTES", 1000)
+    monkeypatch.setattr(large, "LARGE_FILE_BYTES", 1000)
     root = make_repo(tmp_path / "widgets")
     write(root, {"dump.sql": "insert;\n" * 300 + "tail", "small.txt": "s\n"})
     ctx = inspect(root)
@@ -427,7 +427,7 @@ def test_huge_untracked_files_are_named_not_diffed(tmp_path: Path, monkeypatch):
 
 def test_huge_tracked_changes_are_named_not_diffed(tmp_path: Path, monkeypatch):
     """Over the limit on either side (working tree or base blob): kept out of `git diff`, named instead."""
-    monkeypatch.setattr(inspector, "LARGE_FILE_BYTES", 1000)
+    monkeypatch.setattr(large, "LARGE_FILE_BYTES", 1000)
     monkeypatch.setenv("GIT_LITERAL_PATHSPECS", "1")  # must not turn the exclusions into file names
     big = "row\n" * 500
     glob_name = "big[1]*.txt"  # as a glob it would also match big1x.txt
@@ -510,7 +510,7 @@ def test_patch_applies_to_a_fresh_clone_at_patch_base(tmp_path: Path):
 
 
 def _split(data: bytes, chunk: int, budget: int = 10_000):
-    splitter = inspector._DiffSplitter(budget)
+    splitter = DiffSplitter(budget)
     for start in range(0, len(data), chunk):
         splitter.feed(data[start:start + chunk])
     splitter.close()

@@ -1,0 +1,239 @@
+"""The diff, streamed and split per file: `git diff <base>` read chunk by chunk, each file's section kept
+only while it fits the budget, +/- lines counted as the bytes go by; and each section turned into a
+`FileChange` (names parsed from git's headers, C-quoted names unquoted by `paths.unquote`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from handoff.repo.git import Git, decode
+from handoff.repo.large import exclusions
+from handoff.repo.models import FileChange
+from handoff.repo.paths import closing_quote, unquote
+
+_DIFF_START = b"diff --git "
+READ_SIZE = 1 << 18
+_DIFF_OPTIONS = ("-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false", "-c", "diff.suppressBlankEmpty=false",
+                 "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M", "--submodule=short", "--unified=3",
+                 "--src-prefix=a/", "--dst-prefix=b/")
+
+
+@dataclass
+class _Section:
+    """One file's part of the diff while it streams by."""
+
+    header: list[bytes] = field(default_factory=list)   # lines before the first hunk (a few, short)
+    kept: bytearray | None = field(default_factory=bytearray)   # None once it cannot fit the budget
+    size: int = 0
+    added: int = 0
+    removed: int = 0
+    in_hunks: bool = False
+
+
+@dataclass(frozen=True)
+class _SectionResult:
+    header: tuple[bytes, ...]
+    added: int
+    removed: int
+    has_hunks: bool
+    binary: bool
+    omitted_reason: str | None
+
+
+class DiffSplitter:
+    """Splits `git diff` output fed in chunks into per-file sections.
+
+    +/- lines are counted as the bytes go by (bytes.count over hunk regions, not a Python loop per
+    line); a section's bytes are kept only while it can still fit what is left of the budget, so
+    memory stays near the budget whatever the size of the diff.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self.total = 0
+        self.results: list[_SectionResult] = []
+        self.patch_parts: list[str] = []
+        self._section: _Section | None = None
+        self._pending = b""          # an incomplete line carried over to the next chunk
+        self._line_start = True      # in hunks: the next byte begins a line
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        data = self._pending + chunk if self._pending else chunk
+        self._pending = b""
+        pos = 0
+        while pos < len(data):
+            section = self._section
+            if section is not None and section.in_hunks:
+                pos = self._feed_hunks(section, data, pos)
+                continue
+            newline = data.find(b"\n", pos)
+            if newline < 0:
+                self._pending = data[pos:]
+                return
+            self._header_line(data[pos:newline + 1])
+            pos = newline + 1
+
+    def close(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, b""
+            section = self._section
+            if section is not None and section.in_hunks:
+                self._count_and_keep(section, pending)
+            else:
+                self._header_line(pending)
+        self._finish()
+
+    def _feed_hunks(self, section: _Section, data: bytes, pos: int) -> int:
+        """Take hunk bytes up to the next `diff --git` line; return where the caller goes on."""
+        if self._line_start and data.startswith(_DIFF_START, pos):
+            self._finish()
+            return pos
+        found = data.find(b"\n" + _DIFF_START, pos)
+        stop = found + 1 if found >= 0 else len(data)
+        if found < 0:
+            # A line start at the very end might be the first bytes of the next `diff --git `.
+            last_newline = data.rfind(b"\n", pos)
+            tail_start = last_newline + 1 if last_newline >= 0 else (pos if self._line_start else len(data))
+            tail = data[tail_start:]
+            if tail and len(tail) < len(_DIFF_START) and _DIFF_START.startswith(tail):
+                stop = tail_start
+                self._pending = tail
+        self._count_and_keep(section, data[pos:stop])
+        return len(data) if self._pending else stop
+
+    def _count_and_keep(self, section: _Section, region: bytes) -> None:
+        if not region:
+            return
+        added, removed = region.count(b"\n+"), region.count(b"\n-")
+        if self._line_start:
+            added += region[:1] == b"+"
+            removed += region[:1] == b"-"
+        section.added += added
+        section.removed += removed
+        self._line_start = region.endswith(b"\n")
+        self._keep(section, region)
+
+    def _header_line(self, line: bytes) -> None:
+        if line.startswith(_DIFF_START):
+            self._finish()
+            self._section = _Section()
+        section = self._section
+        if section is None:
+            return  # git prints nothing before the first file header
+        section.header.append(line)
+        self._keep(section, line)
+        if line.startswith(b"@@"):
+            section.in_hunks = True
+            self._line_start = True
+
+    def _keep(self, section: _Section, data: bytes) -> None:
+        section.size += len(data)
+        if section.kept is None:
+            return
+        if self.used + section.size > self.budget:
+            section.kept = None  # it can no longer fit: stop holding its bytes
+        else:
+            section.kept += data
+
+    def _finish(self) -> None:
+        section, self._section = self._section, None
+        if section is None:
+            return
+        binary = any(line.startswith((b"Binary files ", b"GIT binary patch")) for line in section.header)
+        reason: str | None = None
+        if binary:
+            reason = "binary"   # git's "Binary files … differ" cannot be applied, so it stays out
+        elif section.kept is None:
+            reason = "size budget"
+        else:
+            try:
+                self.patch_parts.append(section.kept.decode("utf-8"))
+                self.used += section.size
+            except UnicodeDecodeError:
+                reason = "not UTF-8"
+        self.results.append(_SectionResult(tuple(section.header), section.added, section.removed,
+                                           section.in_hunks, binary, reason))
+
+
+_HEADER_KEYS = (b"rename from ", b"rename to ", b"copy from ", b"copy to ", b"new file mode ",
+                b"deleted file mode ", b"old mode ", b"new mode ", b"index ", b"--- ", b"+++ ")
+def _marker_name(value: bytes | None, prefix: bytes) -> bytes | None:
+    """The name on a `--- a/x` / `+++ b/x` line (git adds a tab after names with spaces)."""
+    if value is None or value == b"/dev/null":
+        return None
+    value = value.removesuffix(b"\t")   # also after a quoted name: `+++ "b/say \"hi\" there"<TAB>`
+    name = unquote(value) if value.startswith(b'"') else value
+    return name.removeprefix(prefix)
+
+
+def _names_from_git_line(rest: bytes) -> tuple[bytes, bytes]:
+    """`a/X b/Y` of a `diff --git` line; X == Y whenever there is no rename/copy line to say otherwise."""
+    if rest.startswith(b'"'):
+        end = closing_quote(rest)
+        first, second = rest[:end + 1], rest[end + 2:]
+        return unquote(first).removeprefix(b"a/"), unquote(second).removeprefix(b"b/")
+    half = (len(rest) - 5) // 2
+    name = rest[2:2 + half]
+    if rest == b"a/" + name + b" b/" + name:
+        return name, name
+    first, _, second = rest.partition(b" b/")
+    return first.removeprefix(b"a/"), unquote(second)
+
+
+def file_change(result: _SectionResult, untracked: set[str]) -> FileChange:
+    fields: dict[bytes, bytes] = {}
+    for line in result.header[1:]:
+        line = line.rstrip(b"\n")
+        key = next((k for k in _HEADER_KEYS if line.startswith(k)), None)
+        if key is not None:
+            fields.setdefault(key, line[len(key):])
+    moved_from = fields.get(b"rename from ", fields.get(b"copy from "))
+    moved_to = fields.get(b"rename to ", fields.get(b"copy to "))
+    if moved_from is not None and moved_to is not None:
+        old_name, new_name = unquote(moved_from), unquote(moved_to)
+    else:
+        old_name = _marker_name(fields.get(b"--- "), b"a/")
+        new_name = _marker_name(fields.get(b"+++ "), b"b/")
+        if old_name is None and new_name is None:
+            old_name, new_name = _names_from_git_line(result.header[0][len(_DIFF_START):].rstrip(b"\n"))
+    path = decode(new_name if new_name is not None else old_name or b"")
+    status = _change_status(fields, result.has_hunks)
+    moved = status in ("renamed", "copied")
+    return FileChange(path=path, old_path=decode(old_name or b"") if moved else None, status=status,
+                      added=result.added, removed=result.removed, binary=result.binary,
+                      untracked=path in untracked, included=result.omitted_reason is None,
+                      omitted_reason=result.omitted_reason)
+
+
+def _change_status(fields: dict[bytes, bytes], has_hunks: bool) -> str:
+    modes = (fields.get(b"new file mode "), fields.get(b"deleted file mode "), fields.get(b"index "))
+    if any(mode is not None and mode.endswith(b"160000") for mode in modes):
+        return "submodule"
+    if b"rename from " in fields:
+        return "renamed"
+    if b"copy from " in fields:
+        return "copied"
+    if b"new file mode " in fields:
+        return "added"
+    if b"deleted file mode " in fields:
+        return "deleted"
+    if b"old mode " in fields and not has_hunks:
+        return "mode"
+    return "modified"
+
+
+
+def read_diff(git: Git, base: str, env: Mapping[str, str], budget: int, exclude: Sequence[bytes] = ()) -> DiffSplitter:
+    """Stream `git diff <base>` (working tree, with `env`'s index) through a DiffSplitter."""
+    splitter = DiffSplitter(budget)
+    if exclude:
+        env = {**env, "GIT_LITERAL_PATHSPECS": "0"}  # a user's GIT_LITERAL_PATHSPECS=1 would disable the magic
+    with git.stream(*_DIFF_OPTIONS, base, "--", *exclusions(exclude), env=env) as stdout:
+        while chunk := stdout.read(READ_SIZE):
+            splitter.feed(chunk)
+    splitter.close()
+    return splitter
