@@ -40,7 +40,7 @@ class History:
 
 
 def read_history(git: Git, head: str | None, remote: str | None, *, upstream_ref: str | None = None,
-                 offline: bool = False, timeout: float = LS_REMOTE_TIMEOUT) -> History:
+                 offline: bool = False, timeout: float | None = None) -> History:
     """Base and unpushed commits of `head` against `remote` (see the module docstring for the rule).
 
     `upstream_ref` is the branch's upstream as the remote names it (refs/heads/main) when it is on `remote`.
@@ -51,13 +51,13 @@ def read_history(git: Git, head: str | None, remote: str | None, *, upstream_ref
     source, warnings = "remote-tracking", []
     walk = _walk(git, head, [tip.sha for tip in tips])
     if walk.commits and not offline:
-        asked, problem = ls_remote(git, remote, timeout)
+        asked, problem = ls_remote(git, remote, LS_REMOTE_TIMEOUT if timeout is None else timeout)
         if asked is None:
             known_from = "its remote-tracking refs, which may be stale" if tips else "nothing: it was never fetched"
             warnings.append(f"could not ask '{remote}' what it has ({problem}); the base comes from {known_from}")
         else:
             known = _known_commits(git, [tip.sha for tip in asked])
-            tips, source = [tip for tip in asked if tip.sha in known], "ls-remote"
+            tips, source = _merge_tips(asked, known, tips), "ls-remote"
             walk = _walk(git, head, [tip.sha for tip in tips])
             if unknown := len({tip.sha for tip in asked} - known):
                 warnings.append(f"'{remote}' has {unknown} ref tip(s) this clone has not fetched; "
@@ -68,6 +68,19 @@ def read_history(git: Git, head: str | None, remote: str | None, *, upstream_ref
             warnings.append(f"'{remote}' was never fetched (no remote-tracking refs) and --offline is set: "
                             "nothing is known to be on it")
     return _history(git, head, remote, walk, tips, upstream_ref, source, warnings)
+
+
+def _merge_tips(asked: Sequence[RemoteTip], known: set[str], tracked: Sequence[RemoteTip]) -> list[RemoteTip]:
+    """The remote's refs as it answered; a ref whose new tip this clone lacks (the remote moved ahead) keeps
+    its remote-tracking tip, which the remote still holds after a fast-forward. Refs it no longer has are gone."""
+    last_seen = {tip.ref: tip for tip in tracked}
+    merged = []
+    for tip in asked:
+        if tip.sha in known:
+            merged.append(tip)
+        elif tip.ref in last_seen:
+            merged.append(last_seen[tip.ref])
+    return merged
 
 
 @dataclass(frozen=True)
