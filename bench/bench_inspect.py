@@ -1,6 +1,7 @@
 """Benchmark the repo inspector: memory on a 200 MB change, time on a 100 KB change.
 
     /work/venv/bin/python bench/bench_inspect.py [--mb 200] [--single-file] [--keep]
+    /work/venv/bin/python bench/bench_inspect.py --untracked 5000,20000,50000,100000 [--repeats 3]
 
 It builds throw-away repos under /tmp, then runs, each in a child process:
   * `python -m handoff create --task x --dry-run` (the whole CLI), and
@@ -135,6 +136,51 @@ def in_process_timing(root: Path, repeats: int = 15) -> None:
           f" {len(ctx.unpushed)} unpushed)")
 
 
+def untracked_repo(base: Path, count: int) -> Path:
+    """A pushed repo with `count` small untracked files, 100 per folder (an un-ignored node_modules/)."""
+    root = make_repo(base / f"untracked-{count}", {"README.md": b"hello\n"})
+    for i in range(count):
+        folder = root / "node_modules" / f"pkg{i // 100:04d}"
+        if i % 100 == 0:
+            folder.mkdir(parents=True)
+        (folder / f"f{i % 100:02d}.js").write_bytes(b"module.exports = %d;\n" % i)
+    return root
+
+
+def git_reference(root: Path) -> float:
+    """git's own time for the same job: `add -N .` into a scratch copy of the index, then `diff HEAD`."""
+    with tempfile.TemporaryDirectory() as scratch:
+        index = Path(scratch) / "index"
+        start = time.perf_counter()
+        shutil.copy2(root / ".git" / "index", index)
+        env = {**GIT_ENV, "GIT_INDEX_FILE": str(index)}
+        subprocess.run(["git", "add", "-N", "."], cwd=root, env=env, check=True)
+        subprocess.run(["git", "diff", "HEAD"], cwd=root, env=env, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+
+def untracked_bench(counts: list[int], repeats: int) -> None:
+    """`create --dry-run` vs git's own `add -N . && diff` with many untracked files, runs alternating."""
+    base = Path(tempfile.mkdtemp(prefix="bench-untracked-", dir="/tmp"))
+    cli = [PYTHON, "-m", "handoff", "create", "--task", "x", "--dry-run"]
+    try:
+        print(f"{'untracked files':>15} {'git add -N . + diff':>20} {'create --dry-run':>17} {'ratio':>6}")
+        for count in counts:
+            root = untracked_repo(base, count)
+            ours, theirs = [], []
+            for _ in range(repeats):
+                theirs.append(git_reference(root))
+                wall, _, code, tail = run_child(cli, root)
+                if code != 0:
+                    raise SystemExit(f"create --dry-run failed: {tail}")
+                ours.append(wall)
+            git_s, ours_s = statistics.median(theirs), statistics.median(ours)
+            print(f"{count:>15} {git_s:>18.2f} s {ours_s:>15.2f} s {ours_s / git_s:>5.2f}x", flush=True)
+            shutil.rmtree(root, ignore_errors=True)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def build(base: Path, megabytes: int, single_file: bool) -> None:
     small_change(base)
     big_change(base, megabytes, single_file)
@@ -146,7 +192,13 @@ def main() -> int:
     parser.add_argument("--single-file", action="store_true", help="one big file instead of many 1 MB files")
     parser.add_argument("--keep", action="store_true", help="keep the repos under /tmp")
     parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--untracked", default=None, metavar="N,N,…",
+                        help="instead: time create --dry-run against git's own add -N + diff with N untracked files")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per size for --untracked (median)")
     options = parser.parse_args()
+    if options.untracked:
+        untracked_bench([int(n) for n in options.untracked.split(",")], options.repeats)
+        return 0
     if options.build:
         build(options.build, options.mb, options.single_file)
         return 0
