@@ -82,9 +82,23 @@ def test_parse_remote_url(url: str, host: str | None, slug: str | None):
     (f"git:{TOKEN}@github.com:acme/w.git", "git@github.com:acme/w.git"),
     ("https://github.com/acme/w.git", "https://github.com/acme/w.git"),
     ("/srv/git/w.git", "/srv/git/w.git"),
+    (f"https://github.com/acme/w.git?access_token={TOKEN}", "https://github.com/acme/w.git"),
+    (f"https://github.com/acme/w.git#{TOKEN}", "https://github.com/acme/w.git"),
+    (f"https://u:{TOKEN}@github.com/acme/w?x=1#{TOKEN}", "https://github.com/acme/w"),
+    (f"https://github.com?token={TOKEN}", "https://github.com"),
+    (f"git@github.com:acme/w.git?token={TOKEN}", "git@github.com:acme/w.git"),
+    ("file:///srv/git/w.git", "file:///srv/git/w.git"),
 ])
 def test_strip_credentials(url: str, clean: str):
     assert strip_credentials(url) == clean
+
+
+def test_query_and_fragment_tokens_in_the_remote_url_appear_nowhere(tmp_path: Path):
+    root = make_repo(tmp_path / "w", remote=f"https://github.com/acme/w.git?access_token={TOKEN}#{TOKEN}")
+    write(root, {"README.md": "changed\n"})
+    ctx = inspect(root)
+    assert (ctx.remote_url, ctx.slug) == ("https://github.com/acme/w.git", "acme/w")
+    assert TOKEN not in repr(ctx)
 
 
 def test_credentials_in_the_remote_url_appear_nowhere(tmp_path: Path):
