@@ -164,18 +164,21 @@ def untracked_bench(counts: list[int], repeats: int) -> None:
     base = Path(tempfile.mkdtemp(prefix="bench-untracked-", dir="/tmp"))
     cli = [PYTHON, "-m", "handoff", "create", "--task", "x", "--dry-run"]
     try:
-        print(f"{'untracked files':>15} {'git add -N . + diff':>20} {'create --dry-run':>17} {'ratio':>6}")
+        print(f"{'untracked files':>15} {'git add -N . + diff':>20} {'create --dry-run':>17} {'ratio':>6}"
+              f" {'inspect() child':>16} {'ratio':>6}")
         for count in counts:
             root = untracked_repo(base, count)
-            ours, theirs = [], []
+            ours, theirs, stage = [], [], []
             for _ in range(repeats):
                 theirs.append(git_reference(root))
                 wall, _, code, tail = run_child(cli, root)
                 if code != 0:
                     raise SystemExit(f"create --dry-run failed: {tail}")
                 ours.append(wall)
-            git_s, ours_s = statistics.median(theirs), statistics.median(ours)
-            print(f"{count:>15} {git_s:>18.2f} s {ours_s:>15.2f} s {ours_s / git_s:>5.2f}x", flush=True)
+                stage.append(run_child([PYTHON, "-c", INSPECT_CHILD, str(root)], root)[0])
+            git_s, ours_s, stage_s = statistics.median(theirs), statistics.median(ours), statistics.median(stage)
+            print(f"{count:>15} {git_s:>18.2f} s {ours_s:>15.2f} s {ours_s / git_s:>5.2f}x"
+                  f" {stage_s:>14.2f} s {stage_s / git_s:>5.2f}x", flush=True)
             shutil.rmtree(root, ignore_errors=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -77,6 +77,7 @@ def render_facts(repo: RepoContext | None, *, client_tag: str) -> str:
         "branch": repo.branch,
         "head": repo.head,
         "base_commit": repo.base,
+        "base_on_remote": {"remote": repo.remote_name, "ref": repo.base_ref, "known_from": repo.base_source},
         "patch_applies_to": repo.patch_base or "empty tree (no commits yet)",
         "unpushed_commits": [{"sha": c.sha, "subject": c.subject} for c in repo.unpushed],
         "files": [_file_fact(f) for f in repo.files],

@@ -16,6 +16,7 @@ from handoff.repo.paths import closing_quote, unquote
 
 _DIFF_START = b"diff --git "
 _NEXT_FILE = b"\n" + _DIFF_START
+_BINARY_MARKERS = (b"Binary files ", b"GIT binary patch")
 READ_SIZE = 1 << 18
 _DIFF_OPTIONS = ("-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false", "-c", "diff.suppressBlankEmpty=false",
                  "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M", "--submodule=short", "--unified=3",
@@ -32,6 +33,7 @@ class _Section:
     added: int = 0
     removed: int = 0
     in_hunks: bool = False
+    binary: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,28 @@ class DiffSplitter:
             if section is not None and section.in_hunks:
                 pos = self._feed_hunks(section, data, pos)
                 continue
-            newline = data.find(b"\n", pos)
-            if newline < 0:
+            block_end = self._header_block_end(data, pos)
+            if block_end <= pos:
                 self._pending = data[pos:]
                 return
-            self._header_line(data[pos:newline + 1])
-            pos = newline + 1
+            self._header_lines(data[pos:block_end])
+            pos = block_end
+
+    @staticmethod
+    def _header_block_end(data: bytes, pos: int) -> int:
+        """End of the complete header lines from `pos`: through the first `@@` line, else through the last
+        complete line. Header lines are few and short; taking them as one block keeps Python's work per file low."""
+        hunk = pos if data.startswith(b"@@", pos) else data.find(b"\n@@", pos) + 1
+        if hunk > 0 or (hunk == 0 and pos == 0 and data.startswith(b"@@")):
+            newline = data.find(b"\n", hunk)
+            return newline + 1 if newline >= 0 else hunk
+        return data.rfind(b"\n", pos) + 1
+
+    def _header_lines(self, block: bytes) -> None:
+        lines = block.split(b"\n")
+        last = len(lines) - 2   # the block ends with a newline: the final piece is empty
+        for index, line in enumerate(lines[:-1]):
+            self._header_line(line + b"\n", index == last)
 
     def close(self) -> None:
         if self._pending:
@@ -119,7 +137,7 @@ class DiffSplitter:
         self._line_start = region.endswith(b"\n")
         self._keep(section, region)
 
-    def _header_line(self, line: bytes) -> None:
+    def _header_line(self, line: bytes, may_open_hunks: bool = True) -> None:
         if line.startswith(_DIFF_START):
             self._finish()
             self._section = _Section()
@@ -127,8 +145,10 @@ class DiffSplitter:
         if section is None:
             return  # git prints nothing before the first file header
         section.header.append(line)
+        if line.startswith(_BINARY_MARKERS):
+            section.binary = True
         self._keep(section, line)
-        if line.startswith(b"@@"):
+        if may_open_hunks and line.startswith(b"@@"):
             section.in_hunks = True
             self._line_start = True
 
@@ -145,7 +165,7 @@ class DiffSplitter:
         section, self._section = self._section, None
         if section is None:
             return
-        binary = any(line.startswith((b"Binary files ", b"GIT binary patch")) for line in section.header)
+        binary = section.binary
         reason: str | None = None
         if binary:
             reason = "binary"   # git's "Binary files … differ" cannot be applied, so it stays out
@@ -214,9 +234,10 @@ def file_change(result: _SectionResult, untracked: set[str]) -> FileChange:
 
 
 def _change_status(fields: dict[bytes, bytes], has_hunks: bool) -> str:
-    modes = (fields.get(b"new file mode "), fields.get(b"deleted file mode "), fields.get(b"index "))
-    if any(mode is not None and mode.endswith(b"160000") for mode in modes):
-        return "submodule"
+    for key in (b"new file mode ", b"deleted file mode ", b"index "):
+        mode = fields.get(key)
+        if mode is not None and mode.endswith(b"160000"):
+            return "submodule"
     if b"rename from " in fields:
         return "renamed"
     if b"copy from " in fields:
