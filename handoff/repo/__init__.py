@@ -3,7 +3,8 @@
 Modules: `git.py` (GitPython's runner: every git command of the project goes through it), `inspector.py`
 (`inspect()` → `RepoContext`), `layout.py`, `base.py` (the base rule), `remote.py` (URL parsing, which remote),
 `diff.py` and `large.py` (the streamed diff, files too large to diff), `untracked.py` (the scratch index),
-`push.py`, `pickup.py` (git side of pickup), `models.py` (the dataclasses), `paths.py`.
+`push.py`, `pickup.py` (git side of pickup), `bundle.py` (unpushed commits + a snapshot commit as a git bundle),
+`models.py` (the dataclasses), `paths.py` (user paths, git's C-quoted names).
 
 Importing this package is cheap: GitPython is imported only when a git command runs.
 """

@@ -27,7 +27,7 @@ _DIFF_OPTIONS = ("-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
 class _Section:
     """One file's part of the diff while it streams by."""
 
-    header: list[bytes] = field(default_factory=list)   # lines before the first hunk (a few, short)
+    header: list[bytes] = field(default_factory=list)   # lines before the first hunk, without newlines
     kept: bytearray | None = field(default_factory=bytearray)   # None once it cannot fit the budget
     size: int = 0
     added: int = 0
@@ -92,10 +92,27 @@ class DiffSplitter:
         return data.rfind(b"\n", pos) + 1
 
     def _header_lines(self, block: bytes) -> None:
-        lines = block.split(b"\n")
-        last = len(lines) - 2   # the block ends with a newline: the final piece is empty
-        for index, line in enumerate(lines[:-1]):
-            self._header_line(line + b"\n", index == last)
+        """Complete header lines (the block ends with a newline), taken one file section at a time."""
+        start, size = 0, len(block)
+        while start < size:
+            if block.startswith(_DIFF_START, start):
+                self._finish()
+                self._section = _Section()
+            found = block.find(_NEXT_FILE, start)
+            end = found + 1 if found >= 0 else size
+            section = self._section
+            if section is not None:  # git prints nothing before the first file header
+                piece = block[start:end]
+                lines = piece.split(b"\n")
+                lines.pop()  # the piece ends with a newline
+                section.header.extend(lines)
+                if piece.startswith(_BINARY_MARKERS) or b"\nBinary files " in piece or b"\nGIT binary patch" in piece:
+                    section.binary = True
+                self._keep(section, piece)
+                if lines[-1].startswith(b"@@"):  # only the block's last line can be the first hunk line
+                    section.in_hunks = True
+                    self._line_start = True
+            start = end
 
     def close(self) -> None:
         if self._pending:
@@ -137,20 +154,17 @@ class DiffSplitter:
         self._line_start = region.endswith(b"\n")
         self._keep(section, region)
 
-    def _header_line(self, line: bytes, may_open_hunks: bool = True) -> None:
+    def _header_line(self, line: bytes) -> None:
+        """A last header line without a newline (the diff ended there)."""
         if line.startswith(_DIFF_START):
             self._finish()
             self._section = _Section()
         section = self._section
         if section is None:
-            return  # git prints nothing before the first file header
+            return
         section.header.append(line)
-        if line.startswith(_BINARY_MARKERS):
-            section.binary = True
+        section.binary = section.binary or line.startswith(_BINARY_MARKERS)
         self._keep(section, line)
-        if may_open_hunks and line.startswith(b"@@"):
-            section.in_hunks = True
-            self._line_start = True
 
     def _keep(self, section: _Section, data: bytes) -> None:
         section.size += len(data)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 from handoff.errors import UsageError
+from handoff.repo.remote import scrub_urls
 
 # Never let a read-only inspection take locks or refresh the user's index, nor ask for a password.
 QUIET_ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never",
@@ -37,8 +38,6 @@ class GitFailed(UsageError):
 
 def last_line(text: str) -> str:
     """git's last message line (the `fatal:` one), without URL credentials."""
-    from handoff.repo.remote import scrub_urls
-
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     meaningful = [line for line in lines if line.lower().startswith(("fatal", "error"))]
     return scrub_urls((meaningful or lines or ["unknown error"])[-1])
