@@ -98,6 +98,25 @@ def test_devin_rebuilds_the_working_tree_from_the_bundle(tmp_path: Path):
     assert git(devin, "rev-parse", "HEAD^").strip() == ctx.head
 
 
+def test_nested_repositories_stay_out_of_the_snapshot(tmp_path: Path):
+    user = tmp_path / "user"
+    git(tmp_path, "init", "-q", "-b", "main", str(user))
+    write(user, {"a.txt": "a\n"})
+    git(user, "add", "-A")
+    git(user, "commit", "-q", "-m", "first")
+    nested = user / "vendor" / "lib"
+    git(tmp_path, "init", "-q", str(nested))
+    write(nested, {"x.txt": "x\n"})
+    git(nested, "add", "-A")
+    git(nested, "commit", "-q", "-m", "nested")
+    write(user, {"b.txt": "b\n"})
+    bundle = build_bundle(user, tmp_path / "b.bundle", base=None)
+    assert git(user, "cat-file", "-t", bundle.tree, check=False) == ""   # the user's objects got nothing new
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "-b", "handoff-snapshot", bundle.path, str(clone))
+    assert git(clone, "ls-tree", "-r", "--name-only", bundle.tree).split() == ["a.txt", "b.txt"]
+
+
 def test_a_repository_without_a_base_bundles_its_whole_history(tmp_path: Path):
     user = tmp_path / "user"
     git(tmp_path, "init", "-q", "-b", "main", str(user))

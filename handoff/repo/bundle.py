@@ -43,15 +43,22 @@ class Bundle:
 
 
 def build_bundle(path: str | os.PathLike[str] | None, dest: str | os.PathLike[str], *, base: str | None,
-                 set_aside: Sequence[str] = (), message: str = "devin-handoff snapshot of the working tree") -> Bundle:
+                 set_aside: Sequence[str] | None = None,
+                 message: str = "devin-handoff snapshot of the working tree") -> Bundle:
     """Write the bundle of the checkout at `path` to `dest`; `base` is the commit the remote has.
 
-    `set_aside`: paths (relative to the top level) to leave out of the snapshot, e.g. nested repositories.
+    `set_aside`: paths (relative to the top level) to leave out of the snapshot; by default the untracked
+    nested repositories (their content is not in this repository, a gitlink to them would be a dead end).
     """
     where = layout(start_dir(path))
     if where is None:
         raise UsageError("not in a git repository: there is nothing to bundle", "run it inside your checkout")
     git = Git(where.root)
+    if set_aside is None:
+        from handoff.repo.inspector import read_status
+
+        skipped = read_status(git, True, where.root).skipped
+        set_aside = [item.path for item in skipped if item.kind == "nested repository"]
     head = _head(git)
     objects = os.path.abspath(os.path.join(where.root, decode(git.out("rev-parse", "--git-path", "objects")).strip()))
     with scratch_dir() as scratch:

@@ -1,0 +1,55 @@
+"""The small doors other rooms use instead of running git themselves."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from helpers import GIT_ENV, git, make_repo, write
+
+from handoff.repo import git_config, git_toplevel, git_version, outgoing_patch, run_git
+from handoff.repo.git import Git, GitFailed
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch):
+    for name, value in GIT_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_version_config_and_toplevel(tmp_path: Path):
+    assert re.match(r"^\d+\.\d+", git_version() or "")
+    root = make_repo(tmp_path / "w")
+    git(root, "config", "handoff.orgId", "org-1")
+    (root / "sub").mkdir()
+    assert git_config(str(root / "sub"), r"^handoff\.") == {"handoff.orgid": "org-1"}
+    assert git_toplevel(str(root / "sub")) == str(root)
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert git_toplevel(str(outside)) is None and git_config(str(outside), r"^handoff\.") == {}
+
+
+def test_run_git_never_raises_and_failures_are_one_line(tmp_path: Path):
+    root = make_repo(tmp_path / "w")
+    status, _, _ = run_git(root, "config", "alias.handoff", "!devin-handoff")
+    assert status == 0 and git(root, "config", "alias.handoff").strip() == "!devin-handoff"
+    status, _, err = run_git(root, "rev-parse", "--verify", "no-such-ref")
+    assert status != 0 and err
+    with pytest.raises(GitFailed) as failed:
+        Git(str(root)).out("rev-parse", "--verify", "no-such-ref")
+    assert "\n" not in failed.value.message and failed.value.message.startswith("git rev-parse failed:")
+
+
+def test_outgoing_patch_of_a_push(tmp_path: Path):
+    root = make_repo(tmp_path / "w")
+    remote_oid = git(root, "rev-parse", "HEAD").strip()
+    write(root, {"new.txt": "new line\n"})
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "more")
+    local_oid = git(root, "rev-parse", "HEAD").strip()
+    patch, cut = outgoing_patch(str(root), local_oid, remote_oid, 1_000_000)
+    assert "+new line" in patch and not cut
+    assert outgoing_patch(str(root), remote_oid, remote_oid, 1_000_000) is None
+    short, cut = outgoing_patch(str(root), local_oid, "0" * 40, 10)
+    assert cut and len(short) <= 10
