@@ -74,7 +74,8 @@ def _changes(git: Git, where: Layout, status: Status, patch_base: str | None, in
              budget: int) -> tuple[_Files, str | None]:
     against = patch_base or where.empty_tree
     untracked, too_large = set_aside_large(where.root, status.untracked if include_untracked else [])
-    tracked_large = large_tracked(git, where.root, against)
+    # `diff --raw` finds tracked files too large to diff; with no tracked change and nothing unpushed there are none.
+    tracked_large = large_tracked(git, where.root, against) if status.tracked_changed or against != status.head else []
     set_aside = [*too_large, *(os.fsencode(s.path) for s in status.skipped if s.kind == "nested repository")]
     with index_with_untracked(git, where.index_file, untracked, set_aside) as (env, warning):
         splitter = read_diff(git, against, env, budget, exclude=[change.name for change in tracked_large])
@@ -98,6 +99,7 @@ class Status:
     untracked: list[bytes] = field(default_factory=list)
     skipped: list[SkippedPath] = field(default_factory=list)   # untracked folders git does not descend into
     submodules: list[str] = field(default_factory=list)        # submodules with any change
+    tracked_changed: bool = False                               # any change to a tracked file, staged or not
 
 
 def read_status(git: Git, include_untracked: bool, root: str) -> Status:
@@ -110,6 +112,7 @@ def read_status(git: Git, include_untracked: bool, root: str) -> Status:
         if kind == b"# ":
             _status_header(status, decode(token[2:]))
         elif kind in (b"1 ", b"2 ", b"u "):
+            status.tracked_changed = True
             fields = token.split(b" ", {b"1 ": 8, b"2 ": 9, b"u ": 10}[kind])
             if kind == b"2 ":
                 next(tokens, None)  # the original path of a staged rename
