@@ -147,16 +147,32 @@ def untracked_repo(base: Path, count: int) -> Path:
     return root
 
 
-def git_reference(root: Path) -> float:
-    """git's own time for the same job: `add -N .` into a scratch copy of the index, then `diff HEAD`."""
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def git_reference(root: Path) -> tuple[float, float]:
+    """git's own (wall, CPU) for the same job: `add -N .` into a scratch copy of the index, then `diff HEAD`."""
     with tempfile.TemporaryDirectory() as scratch:
         index = Path(scratch) / "index"
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), children_cpu()
         shutil.copy2(root / ".git" / "index", index)
         env = {**GIT_ENV, "GIT_INDEX_FILE": str(index)}
         subprocess.run(["git", "add", "-N", "."], cwd=root, env=env, check=True)
         subprocess.run(["git", "diff", "HEAD"], cwd=root, env=env, check=True, stdout=subprocess.DEVNULL)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, children_cpu() - cpu
+
+
+def timed_child(args: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall, CPU) of a child and every git process it waited for; CPU is the figure a loaded machine keeps."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVIN_")}
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{args} failed")
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
 
 
 def untracked_bench(counts: list[int], repeats: int) -> None:
@@ -164,21 +180,22 @@ def untracked_bench(counts: list[int], repeats: int) -> None:
     base = Path(tempfile.mkdtemp(prefix="bench-untracked-", dir="/tmp"))
     cli = [PYTHON, "-m", "handoff", "create", "--task", "x", "--dry-run"]
     try:
-        print(f"{'untracked files':>15} {'git add -N . + diff':>20} {'create --dry-run':>17} {'ratio':>6}"
-              f" {'inspect() child':>16} {'ratio':>6}")
+        print("median of runs; wall, then CPU (user+sys of the process and its git children) in brackets")
+        print(f"{'untracked':>9} {'git add -N . + diff':>22} {'create --dry-run':>22} {'ratio':>11}"
+              f" {'inspect() child':>22} {'ratio':>11}")
         for count in counts:
             root = untracked_repo(base, count)
-            ours, theirs, stage = [], [], []
+            runs: dict[str, list[tuple[float, float]]] = {"git": [], "cli": [], "stage": []}
             for _ in range(repeats):
-                theirs.append(git_reference(root))
-                wall, _, code, tail = run_child(cli, root)
-                if code != 0:
-                    raise SystemExit(f"create --dry-run failed: {tail}")
-                ours.append(wall)
-                stage.append(run_child([PYTHON, "-c", INSPECT_CHILD, str(root)], root)[0])
-            git_s, ours_s, stage_s = statistics.median(theirs), statistics.median(ours), statistics.median(stage)
-            print(f"{count:>15} {git_s:>18.2f} s {ours_s:>15.2f} s {ours_s / git_s:>5.2f}x"
-                  f" {stage_s:>14.2f} s {stage_s / git_s:>5.2f}x", flush=True)
+                runs["git"].append(git_reference(root))
+                runs["cli"].append(timed_child(cli, root))
+                runs["stage"].append(timed_child([PYTHON, "-c", INSPECT_CHILD, str(root)], root))
+            (git_w, git_c), (cli_w, cli_c), (st_w, st_c) = (
+                (statistics.median(w for w, _ in runs[k]), statistics.median(c for _, c in runs[k]))
+                for k in ("git", "cli", "stage"))
+            print(f"{count:>9} {git_w:>8.2f} s [{git_c:6.2f} s] {cli_w:>8.2f} s [{cli_c:6.2f} s]"
+                  f" {cli_w / git_w:>4.2f}x [{cli_c / git_c:4.2f}x] {st_w:>8.2f} s [{st_c:6.2f} s]"
+                  f" {st_w / git_w:>4.2f}x [{st_c / git_c:4.2f}x]", flush=True)
             shutil.rmtree(root, ignore_errors=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
