@@ -6,6 +6,7 @@ The API key comes from flags or the environment only: never from a file in the r
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 
 from handoff.errors import ConfigError
@@ -38,10 +39,16 @@ class Settings:
 
 def git_config(cwd: str | None = None) -> dict[str, str]:
     """All `handoff.*` values from git config, keys lower-cased without the prefix (one git call)."""
-    from handoff.repo import git_config as read_git_config  # through the one door to git
-
-    return {name.removeprefix("handoff.").lower(): value.strip()
-            for name, value in read_git_config(cwd, r"^handoff\.").items()}
+    try:
+        done = subprocess.run(["git", "config", "--get-regexp", r"^handoff\."], cwd=cwd,
+                              capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    values: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        name, _, value = line.partition(" ")
+        values[name.removeprefix("handoff.").lower()] = value.strip()
+    return values
 
 
 def load_settings(api_url: str | None = None, org_id: str | None = None, user_id: str | None = None,

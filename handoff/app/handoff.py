@@ -22,7 +22,7 @@ from handoff.devin.models import Session
 from handoff.errors import HandoffError, SecretsBlocked
 from handoff.gate import GateResult, gate
 from handoff.prompt import HandoffRequest, build_request, new_client_tag, render_facts
-from handoff.repo import DEFAULT_MAX_DIFF_BYTES, RepoContext
+from handoff.repo import DEFAULT_MAX_DIFF_BYTES, Problem, RepoContext, reproducibility_problems
 from handoff.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ class HandoffOptions:
     tags: tuple[str, ...] = ()
     api_version: str = "v3"
     user_id: str | None = None
+    offline: bool = False          # never ask the remote what it has (`git ls-remote`)
+    allow_partial: bool = False    # send even when Devin cannot rebuild the state (the prompt says what is missing)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ class PreparedHandoff:
     @property
     def blocked(self) -> bool:
         return self.gate.report.blocked
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        """Why Devin could not rebuild the user's state from this handoff; () when it can."""
+        return reproducibility_problems(self.repo)
 
     def journal_meta(self) -> dict[str, Any]:
         """The repo facts the journal keeps beside a session (or an outbox entry) of this handoff."""
@@ -69,7 +76,17 @@ def inspect_repo(path: str | None, options: HandoffOptions) -> RepoContext | Non
     from handoff import repo as repo_inspector  # GitPython is imported only when a handoff is prepared
 
     return repo_inspector.inspect(path, include_untracked=options.include_untracked,
-                                  max_diff_bytes=options.max_diff_bytes)
+                                  max_diff_bytes=options.max_diff_bytes, offline=options.offline)
+
+
+def refuse_unreproducible(prepared: PreparedHandoff, options: HandoffOptions) -> None:
+    """UsageError (exit 2) with the fix when Devin could not rebuild the state, unless --allow-partial."""
+    from handoff.errors import UsageError
+
+    problems = prepared.problems
+    if problems and not options.allow_partial:
+        raise UsageError("Devin could not start from your state: " + "; ".join(p.message for p in problems),
+                         problems[0].fix)
 
 
 def prepare(task: str, context: str | None, options: HandoffOptions, *, path: str | None = None,
@@ -127,7 +144,7 @@ def branch_to_push(path: str | None = None) -> RepoContext:
     from handoff import repo as repo_inspector
     from handoff.errors import UsageError
 
-    context = repo_inspector.inspect(path, include_untracked=False, max_diff_bytes=0)
+    context = repo_inspector.inspect(path, include_untracked=False, max_diff_bytes=0, offline=True)
     if context is None:
         raise UsageError("--push needs a git repository", "run it inside your checkout")
     return context

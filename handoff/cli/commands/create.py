@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
 
-from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error, prepare
+from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error, prepare, refuse_unreproducible
 from handoff.cli.options import create_options, read_context
 from handoff.cli.render import Output, findings_json, findings_lines, repo_summary_lines, show_findings
 from handoff.config import Settings, load_settings
@@ -58,10 +59,13 @@ def show_summary(prepared: PreparedHandoff, out: Output) -> None:
 
 @click.command()
 @create_options
+@click.option("--offline", is_flag=True, help="Never ask the remote what it has (no `git ls-remote`).")
+@click.option("--allow-partial", "allow_partial", is_flag=True,
+              help="Send even when Devin cannot rebuild your state (no repo, no remote, base not on the remote).")
 def create(task: str | None, context: str | None, context_file: str | None, tags: tuple[str, ...], redact: bool,
            no_untracked: bool, max_diff_bytes: int, dry_run: bool, detach: bool, push: bool, interval: float,
            archive: bool, each: str | None, api_url: str | None, org_id: str | None, user_id: str | None,
-           json_mode: bool) -> int:
+           json_mode: bool, offline: bool = False, allow_partial: bool = False) -> int:
     """Hand a task and this checkout's state to a new Devin session, then follow it.
 
     Inspects the repo (branch, base commit on the remote, unpushed commits, uncommitted and
@@ -78,8 +82,9 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
     settings = load_settings(api_url=api_url, org_id=org_id, user_id=user_id)
     if not dry_run:
         settings.require_key()
-    options = handoff_options(settings, tags=tags, redact=redact, no_untracked=no_untracked,
-                              max_diff_bytes=max_diff_bytes)
+    options = dataclasses.replace(handoff_options(settings, tags=tags, redact=redact, no_untracked=no_untracked,
+                                                  max_diff_bytes=max_diff_bytes), offline=offline,
+                                  allow_partial=allow_partial)
     context_text = read_context(context, context_file)
     if push and not dry_run:
         _push_first(out)
@@ -93,6 +98,11 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
         out.warn("not in a git repository: the task is handed off without repository context")
     for warning in prepared.repo.warnings if prepared.repo else ():
         out.warn(warning)
+    if dry_run:
+        for problem in prepared.problems if not allow_partial else ():
+            out.warn(f"a real create would refuse: {problem.message} (fix: {problem.fix})")
+    else:
+        refuse_unreproducible(prepared, options)
     enforce_gate(prepared, out)
     if dry_run:
         _show_dry_run(prepared, out)
