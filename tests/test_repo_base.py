@@ -310,3 +310,19 @@ def test_dry_run_shows_the_refusal_without_refusing(tmp_path: Path):
     git(work, "remote", "remove", "upstream")
     result = run_cli("create", "--task", "x", "--dry-run", cwd=work)
     assert result.code == 0 and "a real create would refuse" in result.stderr
+
+
+def test_mcp_create_gets_the_same_refusal(tmp_path: Path, sim: Simulator, monkeypatch):
+    from handoff.errors import UsageError
+    from handoff.mcp.server import create_handoff
+
+    for name, value in _env(sim).items():
+        monkeypatch.setenv(name, value)
+    work, _up, _shas = project(tmp_path)
+    git(work, "remote", "remove", "upstream")
+    with pytest.raises(UsageError) as refused:
+        create_handoff("fix it", None, None, str(work), False, None, str(work))
+    assert "no git remote" in refused.value.message and "--allow-partial" in (refused.value.hint or "")
+    assert len(sim.sessions) == 0
+    result = create_handoff("fix it", None, None, str(work), False, None, str(work), allow_partial=True)
+    assert result.session_id and len(sim.sessions) == 1

@@ -170,9 +170,9 @@ def _blocked_message(prepared: Any) -> str:
 
 
 def create_handoff(task: str, context: str | None, tags: list[str] | None, repo_path: str | None, redact: bool,
-                   max_diff_bytes: int | None, cwd: str) -> CreateResult:
+                   max_diff_bytes: int | None, cwd: str, allow_partial: bool = False) -> CreateResult:
     """Inspect, gate, build and post one handoff (the CLI's `create --detach`)."""
-    from handoff.app.handoff import HandoffOptions, create_session, prepare
+    from handoff.app.handoff import HandoffOptions, create_session, prepare, refuse_unreproducible
     from handoff.repo import DEFAULT_MAX_DIFF_BYTES
 
     if not task or not task.strip():
@@ -181,8 +181,9 @@ def create_handoff(task: str, context: str | None, tags: list[str] | None, repo_
     settings = _require_settings(path)
     options = HandoffOptions(max_diff_bytes=DEFAULT_MAX_DIFF_BYTES if max_diff_bytes is None else max_diff_bytes,
                              redact=redact, tags=tuple(tags or ()), api_version=settings.api_version,
-                             user_id=settings.user_id)
+                             user_id=settings.user_id, allow_partial=allow_partial)
     prepared = prepare(task, context, options, path=path)
+    refuse_unreproducible(prepared, options)   # the same refusal as the CLI's, as a tool error
     if prepared.blocked:
         raise SecretsBlocked(_blocked_message(prepared))
     client, session = create_session(prepared.request, settings, prepared.journal_meta())
@@ -311,6 +312,8 @@ def build_server(cwd: str | None = None) -> MCPServer:
                                                   "instead of refusing.")] = False,
         max_diff_bytes: Annotated[int | None, Field(ge=0, description="Size budget for the patch "
                                                                       "(default 100000).")] = None,
+        allow_partial: Annotated[bool, Field(description="Send even when Devin cannot rebuild the checkout "
+                                                         "(no repository, no remote, base not pushed).")] = False,
     ) -> CreateResult:
         """Create a cloud Devin session with this task and the exact state of the git checkout.
 
@@ -319,7 +322,7 @@ def build_server(cwd: str | None = None) -> MCPServer:
         """
         await ctx.report_progress(1, total=2, message="Inspecting the checkout and scanning for secrets")
         result = await _in_thread(create_handoff, task, context, tags, repo_path, redact, max_diff_bytes,
-                                  workdir())
+                                  workdir(), allow_partial)
         await ctx.report_progress(2, total=2, message=f"Created {result.session_id}")
         return result
 
