@@ -63,16 +63,32 @@ def test_pre_tool_use_allows_a_clean_handoff_silently(clean_repo: Path):
     assert result.stdout == ""
 
 
+def assert_agent_text(text: str) -> None:
+    """The text a model reads: the masked finding, stop and tell the user, or redact; no way past the gate."""
+    assert "src/settings.py:2" in text and "AWS" in text
+    assert "tell the user" in text and "--redact" in text
+    for bypass in ("pragma: allowlist", ".secrets.baseline"):
+        assert bypass not in text
+    assert AWS_KEY not in text
+
+
+def assert_person_text(text: str) -> None:
+    assert "src/settings.py:2" in text
+    assert "pragma: allowlist secret" in text and ".secrets.baseline" in text and "--redact" in text
+    assert AWS_KEY not in text
+
+
 def test_pre_tool_use_denies_a_handoff_carrying_a_secret(secret_repo: Path):
     command = f'cd {shlex.quote(str(secret_repo))} && FOO=1 devin-handoff create --task "fix the config" 2>&1'
     result = run_hook("pre-tool-use", claude_payload(command, secret_repo.parent), secret_repo.parent)
     assert result.code == 0, result.stderr
-    output = result.json()["hookSpecificOutput"]
+    reply = result.json()
+    assert set(reply) == {"hookSpecificOutput"}  # no systemMessage: some hosts hand it to the model too
+    output = reply["hookSpecificOutput"]
     assert output["hookEventName"] == "PreToolUse"
     assert output["permissionDecision"] == "deny"
-    reason = output["permissionDecisionReason"]
-    assert "src/settings.py:2" in reason and "AWS" in reason
-    assert "--redact" in reason
+    assert_agent_text(output["permissionDecisionReason"])
+    assert_person_text(result.stderr)
     assert AWS_KEY not in result.stdout + result.stderr
 
 
@@ -124,24 +140,49 @@ def test_unknown_event_exits_zero(tmp_path: Path):
 
 # -- Cursor beforeShellExecution ---------------------------------------------------------------------
 
-def test_cursor_allows_unrelated_and_clean_commands(clean_repo: Path):
-    for command in ("npm test", 'devin-handoff create --task "fix it"'):
+def test_cursor_never_allows_on_the_users_behalf(clean_repo: Path):
+    """`allow` would skip Cursor's approval prompt; a hook with nothing to say gives no decision."""
+    for command in ("npm test", "rm -rf build", 'devin-handoff create --task "fix it"', "git handoff list"):
         result = run_hook("cursor-before-shell", cursor_payload(command, clean_repo), clean_repo)
         assert result.code == 0
-        assert result.json() == {"permission": "allow"}, command
+        assert result.json() == {}, command
+        assert "allow" not in result.stdout
 
 
-def test_cursor_denies_a_secret(secret_repo: Path):
+def test_cursor_denies_a_secret_with_one_text_for_the_agent_and_one_for_the_user(secret_repo: Path):
     result = run_hook("cursor-before-shell", cursor_payload("devin-handoff create -t 'go'", secret_repo), secret_repo)
     reply = result.json()
     assert reply["permission"] == "deny"
-    assert "src/settings.py:2" in reply["agent_message"] and reply["user_message"]
+    assert_agent_text(reply["agent_message"])
+    assert_person_text(reply["user_message"])
     assert AWS_KEY not in result.stdout
 
 
-def test_cursor_bad_stdin_still_allows(tmp_path: Path):
-    result = run_hook("cursor-before-shell", None, tmp_path, raw="{broken")
-    assert result.code == 0 and result.json() == {"permission": "allow"}
+def test_cursor_payload_without_cwd_uses_the_workspace_root(secret_repo: Path, tmp_path: Path):
+    payload = cursor_payload("devin-handoff create -t go", secret_repo)
+    payload["cwd"] = ""  # seen in the wild: an empty cwd
+    result = run_hook("cursor-before-shell", payload, tmp_path)
+    assert result.json()["permission"] == "deny"
+
+
+@pytest.mark.parametrize("stdin", ["{broken", "", "[]"])
+def test_cursor_bad_stdin_gives_no_decision(stdin: str, tmp_path: Path):
+    result = run_hook("cursor-before-shell", None, tmp_path, raw=stdin)
+    assert result.code == 0 and result.json() == {}
+
+
+def test_a_hook_failure_of_ours_gives_no_decision(secret_repo: Path, tmp_path: Path):
+    """A crash inside the guard must neither allow nor block: Cursor's own approval decides."""
+    broken = tmp_path / "broken"
+    (broken / "detect_secrets").mkdir(parents=True)
+    (broken / "detect_secrets" / "__init__.py").write_text("raise RuntimeError('broken install')\n")
+    env = {"PYTHONPATH": str(broken)}
+    result = run_hook("cursor-before-shell", cursor_payload("devin-handoff create -t go", secret_repo), secret_repo,
+                      env=env)
+    assert (result.code, result.json()) == (0, {})
+    assert "skipped" in result.stderr
+    result = run_hook("pre-tool-use", claude_payload("devin-handoff create -t go", secret_repo), secret_repo, env=env)
+    assert (result.code, result.stdout) == (0, "")
 
 
 # -- SessionStart --------------------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import anyio
 import pytest
 from helpers import make_repo, run_cli, run_cli_here, write
-from mcp import Client, StdioServerParameters
+from mcp import Client, StdioServerParameters, types
 
 from handoff import journal
 from handoff.mcp.server import build_server
@@ -62,6 +63,7 @@ async def test_tools_are_listed_with_honest_annotations():
         assert annotations.idempotent_hint is False and annotations.open_world_hint is True, name
     assert tools["handoff_create"].output_schema["properties"]["session_id"]
     assert "task" in tools["handoff_create"].input_schema["required"]
+    assert "roots" not in tools["handoff_create"].input_schema["properties"]  # asked of the client, not the model
 
 
 @pytest.mark.anyio
@@ -92,6 +94,22 @@ async def test_a_planted_secret_blocks_the_create_with_masked_findings(sim: Simu
     assert "src/settings.py:2" in text and "nothing was sent" in text
     assert AWS_KEY not in text
     assert create_posts(sim) == []
+
+
+@pytest.mark.anyio
+async def test_a_blocked_create_tells_the_agent_to_stop_and_the_person_how_to_fix(
+        sim: Simulator, repo: Path, capsys: pytest.CaptureFixture[str]):
+    write(repo, {"src/settings.py": f'AWS_ACCESS_KEY_ID = "{AWS_KEY}"\n'})
+    async with Client(build_server(cwd=str(repo))) as client:
+        result = await client.call_tool("handoff_create", {"task": "fix"})
+    agent_text = " ".join(getattr(item, "text", "") for item in result.content)
+    assert result.is_error and "src/settings.py:1" in agent_text
+    assert "tell the user" in agent_text and "redact=true" in agent_text
+    assert "allowlist" not in agent_text.replace("allowlist or baseline the flagged", "")
+    assert "pragma: allowlist" not in agent_text and ".secrets.baseline" not in agent_text
+    person = capsys.readouterr().err  # the client's server log, for the person
+    assert "pragma: allowlist secret" in person and ".secrets.baseline" in person and "src/settings.py:1" in person
+    assert AWS_KEY not in agent_text + person
 
 
 @pytest.mark.anyio
@@ -229,6 +247,75 @@ async def test_stdio_server_starts_and_lists_tools(tmp_path: Path):
         async with Client(params) as client:
             tools = {tool.name for tool in (await client.list_tools()).tools}
     assert tools == TOOLS
+
+
+def stdio_server(cwd: Path) -> StdioServerParameters:
+    """`devin-handoff mcp` as a client host starts it: a process on stdio, the environment passed on."""
+    return StdioServerParameters(command=sys.executable, args=["-m", "handoff", "mcp"], cwd=str(cwd),
+                                 env=dict(os.environ))
+
+
+def offering_roots(*paths: Path):
+    """A client's roots/list answer: the folders it has open, as file:// URIs."""
+    async def list_roots(_context) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root(uri=path.as_uri(), name=path.name) for path in paths])
+
+    return list_roots
+
+
+async def create_over_stdio(cwd: Path, arguments: dict, roots: tuple[Path, ...] | None = None):
+    callback = offering_roots(*roots) if roots is not None else None
+    with anyio.fail_after(60):
+        async with Client(stdio_server(cwd), list_roots_callback=callback) as client:
+            return await client.call_tool("handoff_create", arguments)
+
+
+@pytest.mark.anyio
+async def test_stdio_create_hands_off_the_clients_root(sim: Simulator, repo: Path, tmp_path: Path):
+    elsewhere = tmp_path / "server-cwd"
+    elsewhere.mkdir()
+    result = await create_over_stdio(elsewhere, {"task": "Fix the off-by-one"}, roots=(tmp_path / "docs", repo))
+    assert not result.is_error, result.content
+    assert result.structured_content["repository"] == "acme/widgets"
+    (post,) = create_posts(sim)
+    assert "+    return 2" in post["body"]["prompt"]
+
+
+@pytest.mark.anyio
+async def test_stdio_repo_path_is_read_against_the_clients_root(sim: Simulator, tmp_path: Path):
+    workspace = tmp_path / "workspace"
+    make_repo(workspace / "service", {"main.go": "package main\n"})
+    write(workspace / "service", {"main.go": "package main // edited\n"})
+    result = await create_over_stdio(tmp_path, {"task": "x", "repo_path": "service"}, roots=(workspace,))
+    assert not result.is_error, result.content
+    assert result.structured_content["files_sent"] == ["main.go"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("layout", ["no-roots", "roots-without-git", "two-checkouts", "repo-path-not-git"])
+async def test_stdio_create_refuses_without_a_single_git_checkout(sim: Simulator, repo: Path, tmp_path: Path,
+                                                                 layout: str):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    other = make_repo(tmp_path / "other", {"a.txt": "a\n"})
+    roots, arguments = {
+        "no-roots": (None, {"task": "x"}),
+        "roots-without-git": ((plain,), {"task": "x"}),
+        "two-checkouts": ((repo, other), {"task": "x"}),
+        "repo-path-not-git": ((repo,), {"task": "x", "repo_path": str(plain)}),
+    }[layout]
+    result = await create_over_stdio(plain, arguments, roots=roots)
+    text = result.content[0].text
+    assert result.is_error and ("git" in text and "repo_path" in text), text
+    assert create_posts(sim) == []  # no context-free session, no ACUs spent
+
+
+@pytest.mark.anyio
+async def test_stdio_two_checkouts_and_a_repo_path_picks_that_one(sim: Simulator, repo: Path, tmp_path: Path):
+    other = make_repo(tmp_path / "other", {"a.txt": "a\n"})
+    result = await create_over_stdio(tmp_path, {"task": "x", "repo_path": str(repo)}, roots=(repo, other))
+    assert not result.is_error, result.content
+    assert result.structured_content["repository"] == "acme/widgets"
 
 
 def test_without_the_mcp_extra_the_command_says_how_to_install(tmp_path: Path):

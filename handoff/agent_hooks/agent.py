@@ -1,8 +1,10 @@
 """Claude Code and Codex hooks: PreToolUse (deny a handoff command that would send a secret) and
 SessionStart (version, whether a key is set, news of this repo's handoff sessions from the journal).
 
-No network at all, and never a broken agent session: odd input or a failure of ours ends in
-"allow" with no output (handoff/cli/commands/hook.py catches the rest).
+No network at all, and never a broken agent session: odd input or a failure of ours ends with no
+output, which leaves the decision to the agent's own permission rules (handoff/cli/commands/hook.py
+catches the rest). A deny tells the model to stop and tell the user; how to clear a finding goes to
+the person only (stderr).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from handoff.agent_hooks.gate_check import check_command
-from handoff.agent_hooks.payload import command_text, dumps, payload_cwd
+from handoff.agent_hooks.payload import HookAnswer, command_text, dumps, payload_cwd
 from handoff.errors import mask_key, mask_secrets
 
 MAX_NEWS_SESSIONS = 6            # session-start shows at most this many sessions (~10 lines in all)
@@ -22,19 +24,21 @@ NEWS_MAX_AGE_SECONDS = 14 * 86400
 QUESTION_CHARS = 300
 
 
-def pre_tool_use(payload: Mapping[str, Any]) -> str | None:
-    """Claude Code / Codex PreToolUse: deny a handoff command whose content would be blocked; else no output."""
+def pre_tool_use(payload: Mapping[str, Any]) -> HookAnswer:
+    """Claude Code / Codex PreToolUse: deny a handoff command whose content would be blocked; else no output
+    (never `allow`: that would skip the user's own approval rules)."""
     tool_input = payload.get("tool_input")
     if not isinstance(tool_input, dict):
-        return None
+        return HookAnswer()
     command = command_text(tool_input.get("command"))
     if not command:
-        return None
+        return HookAnswer()
     verdict = check_command(command, payload_cwd(payload))
     if verdict is None:
-        return None
-    return dumps({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
-                                          "permissionDecisionReason": verdict.reason()}})
+        return HookAnswer()
+    reply = {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+                                    "permissionDecisionReason": verdict.agent_reason()}}
+    return HookAnswer(stdout=dumps(reply), stderr=verdict.user_reason())
 
 
 def git_toplevel(cwd: str) -> str | None:

@@ -24,8 +24,13 @@ class GateVerdict:
     findings: tuple[Any, ...]     # handoff.gate.Finding, masked
     call: HandoffCall
 
-    def reason(self) -> str:
-        return deny_reason(self)
+    def agent_reason(self) -> str:
+        """What the model reads: the masked findings, and to stop and tell the user (or redact)."""
+        return deny_reason(self, for_agent=True)
+
+    def user_reason(self) -> str:
+        """What the person reads: the masked findings and every way to clear them."""
+        return deny_reason(self, for_agent=False)
 
 
 def _parse_cli_options(call: HandoffCall) -> dict[str, Any] | None:
@@ -82,18 +87,20 @@ def check_command(command: str, cwd: str) -> GateVerdict | None:
     return None
 
 
-def deny_reason(verdict: GateVerdict) -> str:
-    """Masked findings and how to fix them; never a secret value."""
-    from handoff.app.handoff import findings_lines
+def deny_reason(verdict: GateVerdict, *, for_agent: bool) -> str:
+    """Masked findings and what to do; never a secret value, and for an agent never a way past the gate."""
+    from handoff.app.handoff import AGENT_STOP, findings_lines, human_fix
 
     findings = verdict.findings
     lines = [f"devin-handoff: this handoff would send {len(findings)} secret(s); nothing was sent. Found:"]
     lines.extend(findings_lines(_Report(findings[:MAX_LISTED_FINDINGS])))
     if len(findings) > MAX_LISTED_FINDINGS:
         lines.append(f"  … and {len(findings) - MAX_LISTED_FINDINGS} more (`devin-handoff scan` lists all)")
-    lines.append("To fix: remove the value from the change (or keep that file out of the handoff), "
-                 "mark a false positive with `pragma: allowlist secret` on its line or in .secrets.baseline, "
-                 "or add --redact to send [REDACTED] in place of each value.")
+    if for_agent:
+        lines.append(f"{AGENT_STOP}. If the user agrees to send the change without these values, "
+                     "run the same command with --redact ([REDACTED] goes in place of each value).")
+    else:
+        lines.append(f"To fix: {human_fix('add --redact to send [REDACTED] in place of each value')}.")
     return mask_secrets("\n".join(lines))
 
 

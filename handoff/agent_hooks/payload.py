@@ -6,9 +6,19 @@ import json
 import os
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 MAX_STDIN_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class HookAnswer:
+    """What a hook prints: `stdout` is read by the agent host (and may reach the model), `stderr` is
+    for the person only (the agent's hook log or terminal)."""
+
+    stdout: str | None = None
+    stderr: str | None = None
 
 
 def parse_payload(raw: bytes | str | None) -> dict[str, Any] | None:
@@ -36,7 +46,6 @@ def payload_cwd(payload: Mapping[str, Any]) -> str:
     roots = payload.get("workspace_roots")
     first_root = roots[0] if isinstance(roots, list) and roots else None
     return _existing_dir(payload.get("cwd")) or _existing_dir(first_root) or os.getcwd()
-
 
 
 def command_text(value: Any) -> str | None:

@@ -29,8 +29,12 @@ if TYPE_CHECKING:
     from handoff.devin.client import DevinClient
 
 FACTS_SOURCE = "repository facts"
-# What to do about a blocked handoff; each face adds how its user asks for redaction.
+# What to do about a blocked handoff, for a person; each face adds how its user asks for redaction.
 FIX_FINDINGS = "remove the values, mark false positives with `pragma: allowlist secret` or .secrets.baseline"
+# The same for a coding agent (a hook's deny reason, an MCP tool error). It never names a way past
+# the gate: an agent told about allowlist comments once added one and the real key went out.
+AGENT_STOP = ("Do not change, move, allowlist or baseline the flagged lines to get past this check. "
+              "Stop and tell the user what was found; they decide whether it is a real secret")
 
 
 @dataclass(frozen=True)
@@ -134,9 +138,21 @@ def findings_json(report: Any) -> dict[str, Any]:
     }
 
 
-def blocked_error(what: str = "nothing was sent", redact: str = "pass --redact") -> SecretsBlocked:
-    """The error a blocked handoff ends with (exit 3); the findings are shown by the face before it."""
+def blocked_error(what: str = "nothing was sent", redact: str = "pass --redact", *,
+                  for_agent: bool = False) -> SecretsBlocked:
+    """The error a blocked handoff ends with (exit 3); the findings are shown by the face before it.
+
+    `for_agent`: the hint a coding agent reads (stop, tell the user, or redact), without the
+    allowlist advice that a person gets."""
+    if for_agent:
+        return SecretsBlocked(f"blocked by the secret gate; {what}",
+                              f"{AGENT_STOP}; if the user agrees, {redact} to send [REDACTED] in place of each value")
     return SecretsBlocked(f"blocked by the secret gate; {what}", f"{FIX_FINDINGS}, or {redact}")
+
+
+def human_fix(redact: str = "pass --redact") -> str:
+    """How a person clears a blocked handoff (shown to the user only, never to the agent)."""
+    return f"{FIX_FINDINGS}, or {redact}"
 
 
 def branch_to_push(path: str | None = None) -> RepoContext:

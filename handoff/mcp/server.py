@@ -2,8 +2,11 @@
 
 `handoff_create` returns as soon as the session exists; an agent then follows it with
 `handoff_messages` and the cursor each call returns, so it never re-reads a message and never
-blocks in one long call. Failures a user can act on (no key, 401, unreachable API, a secret in
-the handoff) come back as tool errors with the CLI's one-line message; findings are masked.
+blocks in one long call. The checkout handed off is the tool's `repo_path`, else the client's MCP
+roots, else the server's working directory; with no git repository there, the tool refuses rather
+than start a session without context. Failures a user can act on (no key, 401, unreachable API, a secret in
+the handoff) come back as tool errors with the CLI's one-line message; findings are masked, and a
+blocked handoff tells the agent to stop and tell the user (the ways to clear a finding go to stderr).
 Blocking HTTP and git work runs in worker threads so the server keeps answering. stdout is the
 protocol: everything else goes to stderr through `logging`.
 
@@ -13,14 +16,15 @@ Needs the optional extra: `pip install 'devin-handoff[mcp]'`.
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, ListRoots, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import ListRootsResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from handoff import __version__
@@ -150,34 +154,76 @@ def _pull_requests(session: Any) -> list[PullRequestInfo]:
     return [PullRequestInfo(url=pr.url, state=pr.state) for pr in session.pull_requests]
 
 
-def _resolve_repo_path(repo_path: str | None, cwd: str) -> str:
-    if not repo_path:
-        return cwd
-    path = os.path.join(cwd, os.path.expanduser(repo_path))
-    if not os.path.isdir(path):
-        raise UsageError(f"repo_path {repo_path} is not a directory", "pass the path of a git checkout")
-    return os.path.normpath(path)
+def _git_toplevel(path: str) -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    top = done.stdout.strip()
+    return top if done.returncode == 0 and top else None
+
+
+def _checkout(repo_path: str | None, roots: list[str], cwd: str) -> str:
+    """The git checkout a handoff is prepared in: `repo_path` (relative to the only root, or to `cwd`),
+    else the one client root that is a git checkout, else `cwd`. No repository: a refusal, never a
+    session without context."""
+    if repo_path:
+        base = roots[0] if len(roots) == 1 else cwd
+        path = os.path.normpath(os.path.join(base, os.path.expanduser(repo_path)))
+        if not os.path.isdir(path):
+            raise UsageError(f"repo_path {repo_path} is not a directory", "pass the path of a git checkout")
+        if _git_toplevel(path) is None:
+            raise UsageError(f"repo_path {repo_path} is not inside a git repository",
+                             "pass the path of a git checkout")
+        return path
+    if roots:
+        checkouts = [root for root in roots if os.path.isdir(root) and _git_toplevel(root)]
+        if len(checkouts) == 1:
+            return checkouts[0]
+        if len(checkouts) > 1:
+            raise UsageError(f"the client has {len(checkouts)} git checkouts open ({', '.join(checkouts)})",
+                             "pass repo_path to say which one to hand off")
+        raise UsageError("none of the client's roots is a git repository (" + ", ".join(roots) + ")",
+                         "pass repo_path: the git checkout to hand off")
+    if _git_toplevel(cwd) is None:
+        raise UsageError(f"no git repository at {cwd} (the server's working directory)",
+                         "pass repo_path: the git checkout to hand off")
+    return cwd
 
 
 def _blocked_message(prepared: Any) -> str:
+    """For the agent: masked findings, stop and tell the user, or retry with redact. Never a way past the gate."""
     from handoff.app.handoff import blocked_error, findings_lines
 
     report = prepared.gate.report
-    error = blocked_error(redact="call again with redact=true to send [REDACTED] in their place")
+    error = blocked_error(redact="call again with redact=true", for_agent=True)
     lines = [f"{error.message}. {len(report.findings)} secret(s) found in what would be sent:",
-             *findings_lines(report), f"To fix: {error.hint}."]
+             *findings_lines(report), f"{error.hint}."]
     return "\n".join(lines)
 
 
+def _tell_the_person(prepared: Any) -> None:
+    """The ways to clear a finding, for the person: the client's server log (stderr), not the model."""
+    from handoff.app.handoff import findings_lines, human_fix
+
+    lines = ["devin-handoff: a handoff was blocked by the secret gate:", *findings_lines(prepared.gate.report),
+             f"To fix: {human_fix('ask the agent to call handoff_create again with redact=true')}."]
+    print(mask_secrets("\n".join(lines)), file=sys.stderr, flush=True)
+
+
 def create_handoff(task: str, context: str | None, tags: list[str] | None, repo_path: str | None, redact: bool,
-                   max_diff_bytes: int | None, cwd: str, allow_partial: bool = False) -> CreateResult:
+                   max_diff_bytes: int | None, cwd: str, allow_partial: bool = False,
+                   roots: list[str] | None = None) -> CreateResult:
     """Inspect, gate, build and post one handoff (the CLI's `create --detach`)."""
     from handoff.app.handoff import HandoffOptions, create_session, prepare, refuse_unreproducible
     from handoff.repo import DEFAULT_MAX_DIFF_BYTES
 
     if not task or not task.strip():
         raise UsageError("no task given", "pass `task`: what Devin should do")
-    path = _resolve_repo_path(repo_path, cwd)
+    path = _checkout(repo_path, roots or [], cwd)
     settings = _require_settings(path)
     options = HandoffOptions(max_diff_bytes=DEFAULT_MAX_DIFF_BYTES if max_diff_bytes is None else max_diff_bytes,
                              redact=redact, tags=tuple(tags or ()), api_version=settings.api_version,
@@ -185,6 +231,7 @@ def create_handoff(task: str, context: str | None, tags: list[str] | None, repo_
     prepared = prepare(task, context, options, path=path)
     refuse_unreproducible(prepared, options)   # the same refusal as the CLI's, as a tool error
     if prepared.blocked:
+        _tell_the_person(prepared)
         raise SecretsBlocked(_blocked_message(prepared))
     client, session = create_session(prepared.request, settings, prepared.journal_meta())
     client.close()
@@ -194,12 +241,11 @@ def create_handoff(task: str, context: str | None, tags: list[str] | None, repo_
 def _create_result(prepared: Any, session: Any) -> CreateResult:
     repo = prepared.repo
     files = repo.files if repo else ()
-    warnings = list(repo.warnings) if repo else ["not in a git repository: the task was sent without repository "
-                                                 "context"]
+    notes = list(repo.warnings) if repo else []
     report = prepared.gate.report
     redacted = len(report.findings) if report.redacted else 0
     if redacted:
-        warnings.append(f"{redacted} secret(s) were replaced by [REDACTED …] in what was sent")
+        notes.append(f"{redacted} secret(s) were replaced by [REDACTED …] in what was sent")
     return CreateResult(
         session_id=session.session_id, url=session.url, status=session.status,
         handoff_id=prepared.request.client_tag, title=prepared.request.title,
@@ -208,7 +254,7 @@ def _create_result(prepared: Any, session: Any) -> CreateResult:
         files_sent=[f.path for f in files if f.included],
         files_left_out=[LeftOutFile(path=f.path, reason=f.omitted_reason or "left out") for f in files
                         if not f.included],
-        redacted_secrets=redacted, warnings=warnings,
+        redacted_secrets=redacted, warnings=notes,
         next_step=f"call handoff_messages with session_id {session.session_id} (no cursor the first time) "
                   "to read Devin's messages; open the URL to watch",
     )
@@ -286,6 +332,27 @@ async def _in_thread(func: Callable[..., T], *args: Any) -> T:
         raise ToolError(str(exc)) from None
 
 
+def ask_for_roots(ctx: Context) -> ListRoots | ListRootsResult:
+    """Resolver: the client's roots (`roots/list`, sent the way the negotiated protocol wants) when the
+    client declares the capability; no roots otherwise, so the call never fails for want of them."""
+    capabilities = ctx.client_capabilities
+    if capabilities is None or capabilities.roots is None:
+        return ListRootsResult(roots=[])
+    return ListRoots()
+
+
+def root_paths(listed: ListRootsResult) -> list[str]:
+    """The local directories among the client's roots (file:// URIs)."""
+    from urllib.parse import unquote, urlparse
+
+    paths = []
+    for root in listed.roots:
+        uri = urlparse(str(root.uri))
+        if uri.scheme == "file" and uri.path:
+            paths.append(os.path.normpath(unquote(uri.path)))
+    return paths
+
+
 # -- the server --------------------------------------------------------------------------------------
 
 _READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
@@ -307,22 +374,25 @@ def build_server(cwd: str | None = None) -> MCPServer:
                                                          "attempts, constraints).")] = None,
         tags: Annotated[list[str] | None, Field(description="Extra session tags.")] = None,
         repo_path: Annotated[str | None, Field(description="The git checkout to hand off (default: the "
+                                                           "client's root that is a git checkout, else the "
                                                            "server's working directory).")] = None,
         redact: Annotated[bool, Field(description="Replace found secrets with [REDACTED …] and send, "
                                                   "instead of refusing.")] = False,
         max_diff_bytes: Annotated[int | None, Field(ge=0, description="Size budget for the patch "
                                                                       "(default 100000).")] = None,
         allow_partial: Annotated[bool, Field(description="Send even when Devin cannot rebuild the checkout "
-                                                         "(no repository, no remote, base not pushed).")] = False,
+                                                         "(no remote, base not pushed).")] = False,
+        roots: Annotated[ListRootsResult, Resolve(ask_for_roots)] = None,  # type: ignore[assignment]
     ) -> CreateResult:
         """Create a cloud Devin session with this task and the exact state of the git checkout.
 
         Runs the secret gate first: if the diff, task or context holds a secret, nothing is sent and
-        the error lists where (file:line, masked). Returns at once; follow with handoff_messages.
+        the error lists where (file:line, masked); then stop and tell the user. Refuses when there
+        is no git checkout to hand off. Returns at once; follow with handoff_messages.
         """
         await ctx.report_progress(1, total=2, message="Inspecting the checkout and scanning for secrets")
         result = await _in_thread(create_handoff, task, context, tags, repo_path, redact, max_diff_bytes,
-                                  workdir(), allow_partial)
+                                  workdir(), allow_partial, root_paths(roots))
         await ctx.report_progress(2, total=2, message=f"Created {result.session_id}")
         return result
 

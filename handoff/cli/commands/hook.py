@@ -1,8 +1,9 @@
 """`devin-handoff hook EVENT`: the entry point agent and git hooks call (logic in handoff/agent_hooks/).
 
-A hook must never break the session that runs it: anything unexpected ends in exit 0 with no
-output (a traceback only with DEVIN_HANDOFF_DEBUG=1), and the only blocking answers are the
-documented ones (a PreToolUse/Cursor deny, a non-zero pre-push).
+A hook must never break the session that runs it, nor decide for the user: anything unexpected ends
+in exit 0 with no decision (no output; `{}` for Cursor), a traceback only with DEVIN_HANDOFF_DEBUG=1.
+The only blocking answers are the documented ones (a PreToolUse/Cursor deny, a non-zero pre-push);
+no answer ever allows on the user's behalf.
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ def _run(event: str, args: tuple[str, ...]) -> int:
     if event == "session-start":
         _emit(agent.session_start(payload))
     elif event == "pre-tool-use":
-        _emit(agent.pre_tool_use(payload))
+        answer = agent.pre_tool_use(payload)
+        if answer.stderr:
+            click.echo(answer.stderr, err=True)
+        _emit(answer.stdout)
     return 0
 
 
@@ -68,7 +72,7 @@ def hook(event: str, args: tuple[str, ...]) -> int:
     EVENT is one of:
       session-start        Claude Code / Codex SessionStart: version, key set or not, news of this repo's sessions
       pre-tool-use         Claude Code / Codex PreToolUse: deny a handoff command that would send a secret
-      cursor-before-shell  Cursor beforeShellExecution: the same guard, Cursor's reply format
+      cursor-before-shell  Cursor beforeShellExecution: the same guard, Cursor's reply format ({} = no decision)
       pre-push             git pre-push (args: remote url; ref lines on stdin): scan the outgoing commits
 
     No network; exits 0 with no output whenever there is nothing to say or something is missing.
@@ -78,12 +82,14 @@ def hook(event: str, args: tuple[str, ...]) -> int:
         return 0
     try:
         return _run(event, args)
-    except Exception as exc:  # a hook failure of ours must not stop the agent: allow, say why on stderr
+    except Exception as exc:  # a failure of ours must not stop the agent: no decision, say why on stderr
         if os.environ.get("DEVIN_HANDOFF_DEBUG"):
             raise
         from handoff.errors import mask_secrets
 
         click.echo(f"devin-handoff hook {event}: skipped ({mask_secrets(type(exc).__name__)})", err=True)
         if event == "cursor-before-shell":
-            _emit('{"permission":"allow"}')
+            from handoff.agent_hooks.cursor import CURSOR_NO_DECISION
+
+            _emit(CURSOR_NO_DECISION)
         return 0
