@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,11 @@ def shipped(*parts: str) -> str:
 
 
 def backups(world: World) -> list[Path]:
-    return sorted(p for base in (world.home, world.project) for p in base.rglob("*.bak-*"))
+    """The backups install made: under the state directory, never beside the file (a handoff would upload it)."""
+    stray = [p for base in (world.home, world.project) for p in base.rglob("*.bak*")]
+    assert not stray, f"a backup landed in the home or the working tree: {stray}"
+    root = installer.backup_root()
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 # -- every target: idempotent, dry run, key never written, uninstall clean ------------------------------
@@ -171,7 +176,8 @@ def test_claude_code_project_writes_mcp_json_and_project_settings(world: World) 
     result = world.run("install", "claude-code", "--project", cwd=sub)  # project root = git top level
     assert result.code == 0, result.stderr
     mcp = json.loads((world.project / ".mcp.json").read_text())
-    assert mcp["mcpServers"]["devin-handoff"]["command"] == world.cli
+    assert mcp["mcpServers"]["devin-handoff"]["command"] == "devin-handoff"  # shared file: portable, from PATH
+    assert str(world.bin) not in (world.project / ".mcp.json").read_text()
     assert (world.project / ".claude" / "settings.json").is_file()
     assert (world.project / ".claude" / "skills" / "devin-handoff" / "SKILL.md").is_file()
     assert not (sub / ".mcp.json").exists() and not (world.home / ".claude.json").exists()
@@ -252,7 +258,7 @@ def test_codex_replaces_an_outdated_table_in_place(world: World) -> None:
     result = world.run("install", "codex")
     assert result.code == 0, result.stderr
     data = tomllib.loads(config.read_text())
-    assert data["mcp_servers"]["devin_handoff"]["command"] == world.cli
+    assert data["mcp_servers"]["devin_handoff"]["command"] == "devin-handoff"
     assert "env" not in data["mcp_servers"]["devin_handoff"]
     assert data["features"] == {"web_search": True}
     assert config.read_text().index("[mcp_servers.devin_handoff]") < config.read_text().index("[features]")
@@ -306,11 +312,11 @@ def test_cursor_project_keeps_other_servers_and_hooks(world: World) -> None:
     mcp = json.loads((cursor / "mcp.json").read_text())
     assert mcp["mcpServers"]["db"] == other_mcp["mcpServers"]["db"]
     ours = mcp["mcpServers"]["devin-handoff"]
-    assert ours["command"] == world.cli and ours["env"]["DEVIN_API_KEY"] == "${env:DEVIN_API_KEY}"
+    assert ours["command"] == "devin-handoff" and ours["env"]["DEVIN_API_KEY"] == "${env:DEVIN_API_KEY}"
     hooks = json.loads((cursor / "hooks.json").read_text())["hooks"]
     assert hooks["afterFileEdit"] == [{"command": "fmt"}]
     assert hooks["beforeShellExecution"][0] == {"command": "./audit.sh"}
-    assert hooks["beforeShellExecution"][1]["command"] == f"{world.cli} hook cursor-before-shell"
+    assert hooks["beforeShellExecution"][1]["command"] == "devin-handoff hook cursor-before-shell"
     rule = cursor / "rules" / "devin-handoff.mdc"
     assert rule.read_text() == shipped("integrations", "cursor", "rules", "devin-handoff.mdc")
 
@@ -332,9 +338,35 @@ def test_cursor_user_scope_uses_the_user_skills_folder(world: World) -> None:
 def test_git_alias_reaches_the_cli(world: World) -> None:
     assert world.run("install", "git").code == 0
     assert git(world.project, "config", "--file", str(world.home / ".gitconfig"), "alias.handoff").strip() \
-        == "!devin-handoff"
+        == f"!{world.cli}"
     assert world.run("install", "git", "--project").code == 0
-    assert git(world.project, "config", "--local", "alias.handoff").strip() == "!devin-handoff"
+    assert git(world.project, "config", "--local", "alias.handoff").strip() == f"!{world.cli}"
+
+
+def test_git_alias_runs_the_cli_when_it_is_not_on_path(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The alias names this Python (or the absolute script), so `git handoff` works without PATH's help."""
+    from handoff import __version__
+
+    monkeypatch.setenv("HOME", str(world.home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", world.env["GIT_CONFIG_GLOBAL"])
+    monkeypatch.setenv("PATH", world.env["PATH"].split(os.pathsep)[-1])  # git only
+    places = installer.Places(home=world.home, root=world.project, cli=(sys.executable, "-m", "handoff"))
+    installer.apply_plan(installer.make_plan("git", "user", places=places))
+    env = {**world.env, "PATH": os.environ["PATH"], "PYTHONPATH": str(REPO)}
+    done = subprocess.run(["git", "handoff", "--version"], cwd=world.project, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert __version__ in done.stdout + done.stderr
+
+
+def test_git_replaces_and_removes_our_older_path_dependent_alias(world: World) -> None:
+    git(world.project, "config", "--file", str(world.home / ".gitconfig"), "alias.handoff", "!devin-handoff")
+    result = world.run("install", "git", "--json")
+    assert result.code == 0 and result.json()["changes"][0]["action"] == "update"
+    assert git(world.project, "config", "--file", str(world.home / ".gitconfig"), "alias.handoff").strip() \
+        == f"!{world.cli}"
+    assert world.run("uninstall", "git").code == 0
+    assert "handoff" not in (world.home / ".gitconfig").read_text()
 
 
 def test_git_does_nothing_when_git_handoff_is_on_path(world: World) -> None:
@@ -367,7 +399,7 @@ def test_without_the_cli_on_path_configs_run_this_python(world: World, monkeypat
     monkeypatch.setattr(sys, "argv", ["/somewhere/pytest"])
     assert installer.cli_command() == (sys.executable, "-m", "handoff")
     places = installer.Places(home=world.home, root=world.project, cli=installer.cli_command())
-    plan = installer.make_plan("cursor", "project", places=places)
+    plan = installer.make_plan("cursor", "user", places=places)
     hooks = json.loads(next(e.after for e in plan.edits if e.path.name == "hooks.json") or "{}")
     command = hooks["hooks"]["beforeShellExecution"][0]["command"]
     assert command.endswith("-m handoff hook cursor-before-shell")
@@ -378,7 +410,7 @@ def test_a_key_about_to_be_written_is_refused(world: World, monkeypatch: pytest.
     monkeypatch.setenv("DEVIN_API_KEY", FAKE_KEY)
     places = installer.Places(home=world.home, root=world.project, cli=(f"/opt/{FAKE_KEY}/devin-handoff",))
     with pytest.raises(ConfigError, match="refusing"):
-        installer.make_plan("cursor", "project", places=places)
+        installer.make_plan("cursor", "user", places=places)
 
 
 # -- config_merge units ------------------------------------------------------------------------------
@@ -414,3 +446,40 @@ def test_project_scope_outside_a_repo_says_where_files_go(world: World, tmp_path
     result = world.run("install", "cursor", cwd=outside)
     assert result.code == 0 and "not in a git repository" in result.stderr
     assert (outside / ".cursor" / "mcp.json").is_file()
+
+
+# -- shared project files, backups ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", ["claude-code", "codex", "cursor"])
+def test_project_files_are_portable_and_user_files_absolute(world: World, target: str) -> None:
+    """Project files are committed and shared: no path of this machine in them. User files may name it."""
+    assert world.run("install", target, "--project").code == 0
+    shared = {path: path.read_text() for path in world.project.rglob("*")
+              if path.is_file() and ".git" not in path.relative_to(world.project).parts[:1]}
+    assert shared, target
+    for path, text in shared.items():
+        assert str(world.bin) not in text and str(world.home) not in text, path
+    assert world.run("install", target, "--user").code == 0
+    user_text = "".join(p.read_text() for p in world.home.rglob("*") if p.is_file() and p.suffix in (".json", ".toml"))
+    assert world.cli in user_text, target
+
+
+def test_project_install_says_when_the_portable_command_is_not_on_path(world: World) -> None:
+    (world.bin / "devin-handoff").unlink()
+    result = world.run("install", "cursor", "--project")
+    assert result.code == 0 and "not on PATH here" in result.stderr
+
+
+def test_backups_go_to_the_state_directory_not_the_working_tree(world: World) -> None:
+    cursor = world.project / ".cursor"
+    cursor.mkdir()
+    (cursor / "mcp.json").write_text('{"mcpServers": {"db": {"command": "db-mcp"}}}\n')
+    result = world.run("install", "cursor", "--json")
+    assert result.code == 0, result.stderr
+    (made,) = backups(world)
+    assert made.read_text() == '{"mcpServers": {"db": {"command": "db-mcp"}}}\n'
+    assert str(made).startswith(str(installer.backup_root())) and made.parts[-3:] == (
+        world.project.name, ".cursor", "mcp.json")
+    assert git(world.project, "status", "--porcelain", "--untracked-files=all").count(".bak") == 0
+    reported = [c["backup"] for c in result.json()["changes"] if c["backup"]]
+    assert reported == [str(made)]

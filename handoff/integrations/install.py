@@ -2,10 +2,13 @@
 
 Every target is planned first (read, parse, merge in memory) and written only when the whole plan is
 sound, so a bad config file stops the run before anything changes. Writing is idempotent (a second
-run changes nothing), every changed pre-existing file is backed up once per run as
-`<file>.bak-<timestamp>`, and uninstall removes only the entries install adds. The API key is never
-written: MCP configs carry environment references (`${DEVIN_API_KEY:-}`, `${env:DEVIN_API_KEY}`,
-Codex `env_vars`).
+run changes nothing), every changed pre-existing file is backed up once per run under the state
+directory (`$XDG_STATE_HOME/devin-handoff/backups/<timestamp>/<its absolute path>`, never beside
+it: a backup in the working tree would be uploaded by the next handoff), and uninstall removes only
+the entries install adds. Project-scope files are committed and shared, so they start the portable
+`devin-handoff` from PATH; user-scope files may name this machine's absolute path. The API key is
+never written: MCP configs carry environment references (`${DEVIN_API_KEY:-}`,
+`${env:DEVIN_API_KEY}`, Codex `env_vars`).
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ DEFAULT_SCOPE = {"claude-code": "user", "codex": "project", "cursor": "project",
 MCP_NAME = "devin-handoff"             # server name in Claude Code and Cursor configs
 CODEX_TABLE = ("mcp_servers", "devin_handoff")
 SKILL_NAME = "devin-handoff"
-GIT_ALIAS_VALUE = "!devin-handoff"
+PORTABLE_CLI = ("devin-handoff",)      # what shared (project-scope) files run: whatever is on each user's PATH
+# `git handoff` aliases we wrote: `!devin-handoff`, `!/abs/path/devin-handoff`, `!/abs/python -m handoff`
+_OUR_GIT_ALIAS = re.compile(r"^!\s*(\S*/)?devin-handoff\s*$|^!\s*\S+\s+-m\s+handoff\s*$")
 
 
 # -- the plan ------------------------------------------------------------------------------------------
@@ -105,6 +110,10 @@ class Places:
     def codex_home(self) -> Path:
         custom = os.environ.get("CODEX_HOME")
         return Path(custom).expanduser() if custom else self.home / ".codex"
+
+    def launcher(self, scope: str) -> tuple[str, ...]:
+        """How a config of this scope starts the CLI: portable in shared project files, absolute for the user."""
+        return PORTABLE_CLI if scope == "project" else self.cli
 
 
 # -- locating things -----------------------------------------------------------------------------------
@@ -190,9 +199,13 @@ def _skill_edit(directory: Path, remove: bool) -> FileEdit:
     return FileEdit(path, "skill devin-handoff", before, ours)
 
 
-def _claude_mcp_entry(places: Places) -> dict[str, Any]:
+def _with_launcher(entry: dict[str, Any], launcher: tuple[str, ...]) -> dict[str, Any]:
+    return {**entry, "command": launcher[0], "args": [*launcher[1:], *entry["args"]]}
+
+
+def _claude_mcp_entry(places: Places, scope: str) -> dict[str, Any]:
     entry = shipped_json("integrations", "claude-code", ".mcp.json")["mcpServers"][MCP_NAME]
-    return {**entry, "command": places.cli[0], "args": [*places.cli[1:], *entry["args"]]}
+    return _with_launcher(entry, places.launcher(scope))
 
 
 def plan_claude_code(places: Places, scope: str, remove: bool) -> Plan:
@@ -205,7 +218,7 @@ def plan_claude_code(places: Places, scope: str, remove: bool) -> Plan:
                                       places.home / ".claude" / "settings.json")
     plan.edits.append(_skill_edit(skills, remove))
     mcp_change = remove_mcp_server(mcp_file, MCP_NAME) if remove else \
-        set_mcp_server(mcp_file, MCP_NAME, _claude_mcp_entry(places))
+        set_mcp_server(mcp_file, MCP_NAME, _claude_mcp_entry(places, scope))
     plan.edits.append(json_edit(mcp_file, f"MCP server {MCP_NAME}", mcp_change))
     hooks = shipped_json("hooks", "hooks.json")["hooks"]
     plan.edits.append(json_edit(settings, "hooks SessionStart, PreToolUse",
@@ -217,10 +230,10 @@ def plan_claude_code(places: Places, scope: str, remove: bool) -> Plan:
     return plan
 
 
-def _codex_values(places: Places) -> dict[str, Any]:
+def _codex_values(places: Places, scope: str) -> dict[str, Any]:
     entry = dict(shipped_json("integrations", "codex", ".mcp.json")["mcpServers"][CODEX_TABLE[1]])
     entry.pop("type", None)
-    return {**entry, "command": places.cli[0], "args": [*places.cli[1:], *entry["args"]]}
+    return _with_launcher(entry, places.launcher(scope))
 
 
 def plan_codex(places: Places, scope: str, remove: bool) -> Plan:
@@ -229,7 +242,7 @@ def plan_codex(places: Places, scope: str, remove: bool) -> Plan:
     config = (places.root / ".codex" if scope == "project" else places.codex_home) / "config.toml"
     plan.edits.append(_skill_edit(base / ".agents" / "skills", remove))
     plan.edits.append(toml_edit(config, f"MCP server [{'.'.join(CODEX_TABLE)}]", CODEX_TABLE,
-                                      None if remove else _codex_values(places)))
+                                      None if remove else _codex_values(places, scope)))
     if scope == "project":
         agents = places.root / "AGENTS.md"
         before = read_text(agents)
@@ -255,12 +268,12 @@ def plan_cursor(places: Places, scope: str, remove: bool) -> Plan:
     else:  # Cursor has no user-level rule files; its user skills folder serves the same purpose
         plan.edits.append(_skill_edit(base / "skills", remove))
     mcp_file = base / "mcp.json"
-    entry = shipped_json("integrations", "cursor", "mcp.json")["mcpServers"][MCP_NAME]
-    entry = {**entry, "command": places.cli[0], "args": [*places.cli[1:], *entry["args"]]}
+    entry = _with_launcher(shipped_json("integrations", "cursor", "mcp.json")["mcpServers"][MCP_NAME],
+                           places.launcher(scope))
     plan.edits.append(json_edit(mcp_file, f"MCP server {MCP_NAME}", remove_mcp_server(mcp_file, MCP_NAME)
                                 if remove else set_mcp_server(mcp_file, MCP_NAME, entry)))
     hooks_file = base / "hooks.json"
-    hooks = _cursor_hooks(places)
+    hooks = _cursor_hooks(places.launcher(scope))
     plan.edits.append(json_edit(hooks_file, "hook beforeShellExecution",
                                 merge_flat_hooks(hooks_file, hooks, remove=remove)))
     if not remove:
@@ -268,10 +281,11 @@ def plan_cursor(places: Places, scope: str, remove: bool) -> Plan:
     return plan
 
 
-def _cursor_hooks(places: Places) -> dict[str, list[Any]]:
-    """The shipped hook with the absolute CLI: Cursor's hook processes may not see the login shell's PATH."""
+def _cursor_hooks(cli: tuple[str, ...]) -> dict[str, list[Any]]:
+    """The shipped hook started with `cli` (absolute in user scope: Cursor's hook processes may not see the
+    login shell's PATH)."""
     hooks = shipped_json("integrations", "cursor", "hooks.json")["hooks"]
-    launcher = " ".join(shlex.quote(part) for part in places.cli)
+    launcher = shlex.join(cli)
     for handlers in hooks.values():
         for handler in handlers:
             handler["command"] = re.sub(r"^devin-handoff(?=\s)", lambda _: launcher, handler["command"])
@@ -285,6 +299,15 @@ def _git(args: list[str], cwd: Path | None) -> subprocess.CompletedProcess[str]:
         raise ConfigError(f"cannot run git: {exc}", "install git") from None
 
 
+def git_alias_value(places: Places) -> str:
+    """`!` + how to start this CLI, absolute: the alias must work when devin-handoff is not on PATH."""
+    return "!" + shlex.join(places.cli)
+
+
+def is_our_git_alias(value: str | None) -> bool:
+    return bool(value) and bool(_OUR_GIT_ALIAS.match(value or ""))
+
+
 def plan_git(places: Places, scope: str, remove: bool) -> Plan:
     plan = Plan("git", scope, "uninstall" if remove else "install")
     where = ["--local"] if scope == "project" else ["--global"]
@@ -294,7 +317,7 @@ def plan_git(places: Places, scope: str, remove: bool) -> Plan:
     current = _git(["config", *where, "--get", "alias.handoff"], cwd).stdout.strip() or None
     label = f"git config {where[0]} alias.handoff"
     if remove:
-        if current == GIT_ALIAS_VALUE:
+        if is_our_git_alias(current):
             plan.git.append(GitStep(label, ["config", *where, "--unset", "alias.handoff"], cwd, "unset"))
         elif current:
             plan.notes.append(f"alias.handoff is '{current}', not ours: left as it is")
@@ -304,13 +327,16 @@ def plan_git(places: Places, scope: str, remove: bool) -> Plan:
         plan.notes.append(f"`git handoff` already runs devin-handoff: git-handoff is on PATH ({on_path})")
         plan.git.append(GitStep(label, None))
         return plan
-    if current == GIT_ALIAS_VALUE:
+    wanted = git_alias_value(places)
+    if current == wanted:
         plan.git.append(GitStep(label, None))
-    elif current:
+    elif current and not is_our_git_alias(current):
         raise ConfigError(f"alias.handoff is already set to '{current}'",
                           f"remove it with `git config {where[0]} --unset alias.handoff` first; nothing was changed")
-    else:
-        plan.git.append(GitStep(label, ["config", *where, "alias.handoff", GIT_ALIAS_VALUE], cwd, "set"))
+    else:  # not set, or an older alias of ours (e.g. `!devin-handoff`, which needs PATH)
+        plan.git.append(GitStep(label, ["config", *where, "alias.handoff", wanted], cwd,
+                                "update" if current else "set"))
+    plan.notes.append("`git handoff -h` prints the help (git itself answers `--help` with a man page)")
     return plan
 
 
@@ -327,6 +353,9 @@ def make_plan(target: str, scope: str | None = None, *, remove: bool = False, pl
         places = Places(home=home_dir(), root=project_root(), cli=cli_command())
     plan = PLANNERS[target](places, scope, remove)
     plan.bases = (places.root, places.home)
+    if scope == "project" and target != "git" and not remove and shutil.which(PORTABLE_CLI[0]) is None:
+        plan.notes.append(f"project files run `{PORTABLE_CLI[0]}` from PATH (they are shared), and it is not on "
+                          "PATH here: install it with `pipx install .` or `uv tool install .`, or use --user")
     if scope == "project" and not (places.root / ".git").exists() and target != "git":
         plan.notes.append(f"not in a git repository: project files go to {places.root}")
     _refuse_key(plan)
@@ -345,11 +374,20 @@ def _refuse_key(plan: Plan) -> None:
 
 # -- applying ------------------------------------------------------------------------------------------
 
+def backup_root() -> Path:
+    """Where backups go: the state directory, never the working tree a handoff uploads."""
+    from handoff.journal import state_dir
+
+    return state_dir() / "backups"
+
+
 def _backup_path(path: Path, stamp: str) -> Path:
-    candidate = path.with_name(f"{path.name}.bak-{stamp}")
+    """`backups/<stamp>/<absolute path of the file>`, a new stamp directory when one run's is taken."""
+    relative = Path(*path.resolve().parts[1:])
+    candidate = backup_root() / stamp / relative
     counter = 1
     while candidate.exists():
-        candidate = path.with_name(f"{path.name}.bak-{stamp}-{counter}")
+        candidate = backup_root() / f"{stamp}-{counter}" / relative
         counter += 1
     return candidate
 
@@ -386,6 +424,7 @@ def apply_plan(plan: Plan) -> list[dict[str, Any]]:
         try:
             if action != "unchanged" and edit.before is not None and edit.backup:
                 backup = _backup_path(edit.path, stamp)
+                backup.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 shutil.copy2(edit.path, backup)
             if action in ("create", "update"):
                 _write_atomic(edit.path, edit.after or "")

@@ -21,12 +21,15 @@ Targets and what they write (default scope in brackets):
                          ~/.codex/config.toml, no AGENTS.md)
   cursor      [--project] rule .cursor/rules/devin-handoff.mdc, .cursor/mcp.json, .cursor/hooks.json
                          (--user: ~/.cursor/skills, ~/.cursor/mcp.json, ~/.cursor/hooks.json)
-  git         [--user]   `git handoff` alias (--global; --project: --local), unless git-handoff is on PATH
+  git         [--user]   `git handoff` alias to this CLI's absolute path (--global; --project: --local),
+                         unless git-handoff is on PATH
 
 \b
 --project means the git top level of the current directory (or the directory itself outside a repo).
-Changed files are backed up as FILE.bak-TIMESTAMP; running twice changes nothing. The API key is
-never written: configs refer to DEVIN_API_KEY in the environment.
+Project files are shared, so they run `devin-handoff` from PATH; --user files name its absolute path.
+Changed files are backed up under $XDG_STATE_HOME/devin-handoff/backups/ (never in the project);
+running twice changes nothing. The API key is never written: configs refer to DEVIN_API_KEY in the
+environment.
 """
 
 
