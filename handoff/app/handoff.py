@@ -10,7 +10,7 @@ come back as data, progress as events.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -119,12 +119,40 @@ def prepare(task: str, context: str | None, options: HandoffOptions, *, path: st
     return PreparedHandoff(repo=repo, gate=result, request=request)
 
 
+# Characters that must not reach a terminal raw from a file name: C0/C1 controls (escape sequences, a
+# newline that fakes a line) and format characters (bidi overrides that reorder what is shown).
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
+
+
+def _escape_controls(name: str) -> str:
+    import unicodedata
+
+    shown = []
+    for char in name:
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            code = ord(char)
+            shown.append(_NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"))
+        else:
+            shown.append(char)
+    return "".join(shown)
+
+
+def safe_names(names: Iterable[str]) -> dict[str, str]:
+    """How each file name may be shown: a secret in it redacted by the gate, control characters escaped."""
+    unique = list(dict.fromkeys(names))
+    if not unique:
+        return {}
+    escaped = [_escape_controls(name) for name in unique]
+    redacted = gate("", {"file names": "\n".join(escaped)}, repo_root=None, redact=True).texts["file names"]
+    shown = redacted.split("\n")
+    return dict(zip(unique, shown if len(shown) == len(unique) else escaped, strict=True))
+
+
 def findings_lines(report: Any) -> list[str]:
-    """One line per secret finding: place, type and masked preview — never the value."""
-    lines = []
-    for finding in report.findings:
-        lines.append(f"  {finding.source}:{finding.line}: {finding.kind}  {finding.preview}")
-    return lines
+    """One line per secret finding: place, type and masked preview — never the value (not even in a file name)."""
+    names = safe_names(finding.source for finding in report.findings)
+    return [f"  {names[finding.source]}:{finding.line}: {finding.kind}  {finding.preview}"
+            for finding in report.findings]
 
 
 def findings_json(report: Any) -> dict[str, Any]:

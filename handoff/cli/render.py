@@ -12,7 +12,7 @@ import threading
 from typing import Any, TextIO
 
 from handoff.app.handoff import findings_json as findings_json  # re-exported for the commands
-from handoff.app.handoff import findings_lines
+from handoff.app.handoff import findings_lines, safe_names
 from handoff.errors import mask_secrets
 
 _COLOURS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36",
@@ -83,16 +83,32 @@ def repo_summary_lines(repo: Any) -> list[str]:
     included = [f for f in repo.files if f.included]
     lines.append(f"changes:  {len(repo.files)} file(s), {_kb(len(repo.patch.encode('utf-8')))} sent"
                  f" of {_kb(repo.total_diff_bytes)} (budget {_kb(repo.max_diff_bytes)})")
-    for change in repo.files[:50]:
+    shown = repo.files[:50]
+    names = safe_names([c.path for c in shown] + [c.old_path for c in shown if c.old_path])
+    for change in shown:
         mark = " " if change.included else "!"
         counts = "binary" if change.binary else f"+{change.added} -{change.removed}"
         extra = "" if change.included else f"  (left out: {change.omitted_reason or 'left out'})"
-        name = f"{change.old_path} -> {change.path}" if change.old_path else change.path
+        name = f"{names[change.old_path]} -> {names[change.path]}" if change.old_path else names[change.path]
         lines.append(f"  {mark} {change.status:<9} {counts:<14} {name}{extra}")
     if len(repo.files) > 50:
         lines.append(f"  … and {len(repo.files) - 50} more ({len(included)} included in total)")
     lines.extend(f"note:     {warning}" for warning in repo.warnings)
     return lines
+
+
+def sent_summary(prepared: Any) -> str:
+    """One line on what a real create sends: repository, branch and base, files, patch size."""
+    repo, request = prepared.repo, prepared.request
+    size = f"prompt {_kb(request.prompt_bytes)}"
+    if repo is None:
+        return f"sending: the task only (no git repository), {size}"
+    sent = [f for f in repo.files if f.included]
+    left_out = len(repo.files) - len(sent)
+    base = repo.base[:12] if repo.base else "no base on the remote"
+    where = f"{repo.slug or '(no remote)'} {repo.branch or '(detached HEAD)'} at base {base}"
+    files = f"{len(sent)} changed file(s)" + (f" (+{left_out} left out)" if left_out else "")
+    return f"sending: {where}; {files}, patch {_kb(len(repo.patch.encode('utf-8')))}, {size}"
 
 
 def show_findings(report: Any, out: Output, headline: str) -> None:

@@ -9,7 +9,14 @@ import click
 
 from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error, prepare, refuse_unreproducible
 from handoff.cli.options import create_options, read_context
-from handoff.cli.render import Output, findings_json, findings_lines, repo_summary_lines, show_findings
+from handoff.cli.render import (
+    Output,
+    findings_json,
+    findings_lines,
+    repo_summary_lines,
+    sent_summary,
+    show_findings,
+)
 from handoff.config import Settings, load_settings
 from handoff.devin.dialect import request_version
 from handoff.errors import UsageError
@@ -107,6 +114,7 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
     if dry_run:
         _show_dry_run(prepared, out)
         return 0
+    out.say(sent_summary(prepared), "dim")
     return launch_prepared(prepared, settings, out, detach=detach, interval=interval, archive=archive)
 
 
