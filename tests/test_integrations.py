@@ -296,6 +296,8 @@ def test_the_wheel_ships_every_integration_file_and_finds_it(tmp_path: Path) -> 
         for path in base.rglob("*"):
             if path.is_file() and path.name != ".keep":
                 assert f"handoff/_data/{prefix}/{path.relative_to(base).as_posix()}" in names, path
+    for page in ("git-handoff.1", "devin-handoff.1"):  # installed as <prefix>/share/man/man1/<page>
+        assert any(name.endswith(f".data/data/share/man/man1/{page}") for name in names), page
     probe = subprocess.run([sys.executable, "-c", "from handoff.integrations.resources import data_dir; "
                             "print(data_dir('integrations'))"], cwd=tmp_path, capture_output=True, text=True,
                            env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, timeout=30, check=False)
