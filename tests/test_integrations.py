@@ -302,3 +302,20 @@ def test_the_wheel_ships_every_integration_file_and_finds_it(tmp_path: Path) -> 
                             "print(data_dir('integrations'))"], cwd=tmp_path, capture_output=True, text=True,
                            env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, timeout=30, check=False)
     assert probe.stdout.strip() == str(tmp_path / "site" / "handoff" / "_data" / "integrations"), probe.stderr
+
+
+AGENT_FACING = ["integrations/skills/devin-handoff/SKILL.md", "integrations/AGENTS.md",
+                "integrations/cursor/rules/devin-handoff.mdc", "integrations/claude-code/commands/setup.md"]
+
+
+@pytest.mark.parametrize("relative", AGENT_FACING)
+def test_texts_an_agent_reads_never_name_a_way_past_the_gate(relative: str) -> None:
+    """An agent told "do not add an allowlist comment" has just learned that one works."""
+    text = (REPO / relative).read_text().lower()
+    for bypass in ("allowlist", "secrets.baseline", "baseline entr", "--no-verify"):
+        assert bypass not in text, (relative, bypass)
+
+
+def test_setup_command_sends_users_to_service_user_keys_not_the_legacy_page() -> None:
+    text = (INTEGRATIONS / "claude-code" / "commands" / "setup.md").read_text()
+    assert "settings/api-keys" not in text and "Service users" in text

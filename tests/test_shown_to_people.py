@@ -68,3 +68,9 @@ def test_safe_names_leaves_ordinary_names_alone_and_escapes_bidi_overrides():
     shown = safe_names(names)
     assert shown["src/app.py"] == "src/app.py" and shown["docs/ü-ñ 空白.md"] == "docs/ü-ñ 空白.md"
     assert shown["a\u202etxt.exe"] == "a\\u202etxt.exe" and shown["tab\there"] == "tab\\there"
+
+
+def test_doctor_without_a_key_says_where_to_get_one(tmp_path: Path):
+    result = run_cli_here("doctor", cwd=tmp_path)
+    assert result.code == 4
+    assert "Settings > Service users" in result.stdout and "cog_" in result.stdout

@@ -15,6 +15,10 @@ from handoff.config import Settings, load_settings
 from handoff.errors import EXIT_CONFIG, EXIT_UNREACHABLE, HandoffError, mask_key
 
 DOCTOR_RETRY_BUDGET = 3.0  # a reachability check should answer quickly
+# Where a key comes from (docs.devin.ai/api-reference/authentication): a service user's key is `cog_…`;
+# the legacy API-keys page only makes `apk_…` keys for the v1 API.
+GET_A_KEY = ("get a key: in the Devin web app open Settings > Service users, create a service user and an API "
+             "key for it (cog_…, shown once); the org id (org-…) is shown in Settings > Devin API")
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ def doctor(api_url: str | None, org_id: str | None, user_id: str | None, json_mo
     checks = run_checks(settings)
     code = exit_code_for(checks)
     lines = [f"{'ok  ' if c.ok else 'FAIL'}  {c.name:<4} {c.detail}" for c in checks]
+    if any(c.name in ("key", "org") and not c.ok for c in checks):
+        lines.append(GET_A_KEY)
     human = "\n".join(lines)
     out.result({"ok": code == 0, "exit_code": code, "api_url": settings.api_url,
                 "api_version": settings.api_version if settings.api_key else None,
