@@ -50,8 +50,11 @@ def claude_payload(command: str, cwd: Path) -> dict:
 
 
 def cursor_payload(command: str, cwd: Path) -> dict:
-    return {"conversation_id": "c1", "generation_id": "g1", "hook_event_name": "beforeShellExecution",
-            "workspace_roots": [str(cwd)], "command": command, "cwd": str(cwd)}
+    """beforeShellExecution's stdin as Cursor documents it (common fields, then command and cwd)."""
+    return {"conversation_id": "c1", "generation_id": "g1", "model": "claude-4-sonnet",
+            "hook_event_name": "beforeShellExecution", "cursor_version": "2.1.46",
+            "workspace_roots": [str(cwd)], "user_email": "dev@example.com", "transcript_path": None,
+            "command": command, "cwd": str(cwd), "sandbox": False}
 
 
 # -- PreToolUse (Claude Code / Codex) ----------------------------------------------------------------
@@ -67,7 +70,7 @@ def assert_agent_text(text: str) -> None:
     """The text a model reads: the masked finding, stop and tell the user, or redact; no way past the gate."""
     assert "src/settings.py:2" in text and "AWS" in text
     assert "tell the user" in text and "--redact" in text
-    for bypass in ("pragma: allowlist", ".secrets.baseline"):
+    for bypass in ("allowlist", "baseline", "--no-verify"):
         assert bypass not in text
     assert AWS_KEY not in text
 

@@ -105,8 +105,7 @@ async def test_a_blocked_create_tells_the_agent_to_stop_and_the_person_how_to_fi
     agent_text = " ".join(getattr(item, "text", "") for item in result.content)
     assert result.is_error and "src/settings.py:1" in agent_text
     assert "tell the user" in agent_text and "redact=true" in agent_text
-    assert "allowlist" not in agent_text.replace("allowlist or baseline the flagged", "")
-    assert "pragma: allowlist" not in agent_text and ".secrets.baseline" not in agent_text
+    assert "allowlist" not in agent_text and "baseline" not in agent_text
     person = capsys.readouterr().err  # the client's server log, for the person
     assert "pragma: allowlist secret" in person and ".secrets.baseline" in person and "src/settings.py:1" in person
     assert AWS_KEY not in agent_text + person

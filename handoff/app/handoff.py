@@ -33,7 +33,7 @@ FACTS_SOURCE = "repository facts"
 FIX_FINDINGS = "remove the values, mark false positives with `pragma: allowlist secret` or .secrets.baseline"
 # The same for a coding agent (a hook's deny reason, an MCP tool error). It never names a way past
 # the gate: an agent told about allowlist comments once added one and the real key went out.
-AGENT_STOP = ("Do not change, move, allowlist or baseline the flagged lines to get past this check. "
+AGENT_STOP = ("Do not edit, annotate, move or delete anything to get past this check. "
               "Stop and tell the user what was found; they decide whether it is a real secret")
 
 
