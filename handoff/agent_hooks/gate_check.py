@@ -7,6 +7,7 @@ the bytes the CLI would send.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,18 @@ GATED_SUBCOMMANDS = {"create"}   # `scan` sends nothing and prints the same mask
 class GateVerdict:
     findings: tuple[Any, ...]     # handoff.gate.Finding, masked
     call: HandoffCall
+
+    @functools.cached_property
+    def found(self) -> list[str]:
+        """The masked findings, listed once for both texts."""
+        from handoff.app.handoff import findings_lines
+
+        findings = self.findings
+        lines = [f"devin-handoff: this handoff would send {len(findings)} secret(s); nothing was sent. Found:"]
+        lines.extend(findings_lines(_Report(findings[:MAX_LISTED_FINDINGS])))
+        if len(findings) > MAX_LISTED_FINDINGS:
+            lines.append(f"  … and {len(findings) - MAX_LISTED_FINDINGS} more (`devin-handoff scan` lists all)")
+        return lines
 
     def agent_reason(self) -> str:
         """What the model reads: the masked findings, and to stop and tell the user (or redact)."""
@@ -89,13 +102,9 @@ def check_command(command: str, cwd: str) -> GateVerdict | None:
 
 def deny_reason(verdict: GateVerdict, *, for_agent: bool) -> str:
     """Masked findings and what to do; never a secret value, and for an agent never a way past the gate."""
-    from handoff.app.handoff import AGENT_STOP, findings_lines, human_fix
+    from handoff.app.handoff import AGENT_STOP, human_fix
 
-    findings = verdict.findings
-    lines = [f"devin-handoff: this handoff would send {len(findings)} secret(s); nothing was sent. Found:"]
-    lines.extend(findings_lines(_Report(findings[:MAX_LISTED_FINDINGS])))
-    if len(findings) > MAX_LISTED_FINDINGS:
-        lines.append(f"  … and {len(findings) - MAX_LISTED_FINDINGS} more (`devin-handoff scan` lists all)")
+    lines = list(verdict.found)
     if for_agent:
         lines.append(f"{AGENT_STOP}. If the user agrees to send the change without these values, "
                      "run the same command with --redact ([REDACTED] goes in place of each value).")
