@@ -10,7 +10,6 @@ the person only (stderr).
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -42,13 +41,9 @@ def pre_tool_use(payload: Mapping[str, Any]) -> HookAnswer:
 
 
 def git_toplevel(cwd: str) -> str | None:
-    try:
-        done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd, capture_output=True, text=True,
-                              timeout=3, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    top = done.stdout.strip()
-    return top if done.returncode == 0 and top else None
+    from handoff import repo
+
+    return repo.git_toplevel(cwd)
 
 
 def session_start(payload: Mapping[str, Any], environ: Mapping[str, str] | None = None,

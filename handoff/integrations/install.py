@@ -18,7 +18,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -127,14 +126,11 @@ def home_dir() -> Path:
 
 def project_root(cwd: Path | None = None) -> Path:
     """The git top level of `cwd`, or `cwd` itself outside a repository."""
+    from handoff import repo
+
     here = Path(cwd or os.getcwd())
-    try:
-        done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True,
-                              text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return here
-    top = done.stdout.strip()
-    return Path(top) if done.returncode == 0 and top else here
+    top = repo.git_toplevel(str(here))
+    return Path(top) if top else here
 
 
 def cli_command() -> tuple[str, ...]:
@@ -292,11 +288,14 @@ def _cursor_hooks(cli: tuple[str, ...]) -> dict[str, list[Any]]:
     return hooks
 
 
-def _git(args: list[str], cwd: Path | None) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise ConfigError(f"cannot run git: {exc}", "install git") from None
+def _git(args: list[str], cwd: Path | None) -> tuple[int, str, str]:
+    """(status, stdout, stderr) of one git command, through the repo stage's door."""
+    from handoff import repo
+
+    status, out, err = repo.run_git(cwd, *args, timeout=10)
+    if status == 127:
+        raise ConfigError(f"cannot run git: {err.strip()}", "install git")
+    return status, out, err
 
 
 def git_alias_value(places: Places) -> str:
@@ -312,9 +311,9 @@ def plan_git(places: Places, scope: str, remove: bool) -> Plan:
     plan = Plan("git", scope, "uninstall" if remove else "install")
     where = ["--local"] if scope == "project" else ["--global"]
     cwd = places.root if scope == "project" else None
-    if scope == "project" and _git(["rev-parse", "--git-dir"], cwd).returncode != 0:
+    if scope == "project" and _git(["rev-parse", "--git-dir"], cwd)[0] != 0:
         raise UsageError(f"{places.root} is not a git repository", "run it inside your checkout, or use --user")
-    current = _git(["config", *where, "--get", "alias.handoff"], cwd).stdout.strip() or None
+    current = _git(["config", *where, "--get", "alias.handoff"], cwd)[1].strip() or None
     label = f"git config {where[0]} alias.handoff"
     if remove:
         if is_our_git_alias(current):
@@ -437,9 +436,9 @@ def apply_plan(plan: Plan) -> list[dict[str, Any]]:
         records.append(change_record(edit, backup))
     for step in plan.git:
         if step.args:
-            done = _git(step.args, step.cwd)
-            if done.returncode != 0:
-                raise ConfigError(f"`git {' '.join(step.args)}` failed: {done.stderr.strip()}")
+            status, _, err = _git(step.args, step.cwd)
+            if status != 0:
+                raise ConfigError(f"`git {' '.join(step.args)}` failed: {err.strip()}")
         records.append({"command": step.what, "what": "git alias", "action": step.action, "backup": None})
     return records
 

@@ -155,15 +155,9 @@ def _pull_requests(session: Any) -> list[PullRequestInfo]:
 
 
 def _git_toplevel(path: str) -> str | None:
-    import subprocess
+    from handoff import repo
 
-    try:
-        done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True,
-                              timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    top = done.stdout.strip()
-    return top if done.returncode == 0 and top else None
+    return repo.git_toplevel(path)
 
 
 def _checkout(repo_path: str | None, roots: list[str], cwd: str) -> str:

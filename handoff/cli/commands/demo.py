@@ -7,6 +7,7 @@ import click
 from handoff.cli.commands.simulator import END_CHOICES
 from handoff.cli.options import json_option
 from handoff.cli.render import Output
+from handoff.errors import UsageError
 
 # --- `demo` -----------------------------------------------------------------------------------------
 
@@ -21,10 +22,12 @@ DEMO_MESSAGES = [
 
 
 def _git(cwd: str, *args: str) -> None:
-    import subprocess
+    from handoff import repo
 
-    subprocess.run(["git", "-c", "user.name=Demo", "-c", "user.email=demo@example.com", "-c", "commit.gpgsign=false",
-                    *args], cwd=cwd, check=True, capture_output=True)
+    status, _, err = repo.run_git(cwd, "-c", "user.name=Demo", "-c", "user.email=demo@example.com",
+                                  "-c", "commit.gpgsign=false", *args)
+    if status != 0:
+        raise UsageError(f"the demo could not run git {args[0]}: {err.strip()}", "check that git works: git --version")
 
 
 def _write(root: str, name: str, text: str) -> None:

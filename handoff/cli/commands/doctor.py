@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,15 +31,12 @@ class Check:
 
 
 def _check_git() -> Check:
-    path = shutil.which("git")
-    if path is None:
-        return Check("git", False, "git not found on PATH (install git)", EXIT_CONFIG)
-    try:
-        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return Check("git", False, f"git does not run: {exc}", EXIT_CONFIG)
-    version = done.stdout.strip() or done.stderr.strip()
-    return Check("git", done.returncode == 0, version or "git --version failed", EXIT_CONFIG)
+    from handoff import repo
+
+    version = repo.git_version()
+    if version is None:
+        return Check("git", False, "git not found or does not run (install git)", EXIT_CONFIG)
+    return Check("git", True, f"git version {version}", EXIT_CONFIG)
 
 
 def _check_key(settings: Settings) -> Check:
