@@ -78,6 +78,23 @@ def cli() -> None:
     Exit codes: 0 done, 1 session ended badly, 2 usage, 3 secrets found (nothing sent),
     4 auth/config, 5 API unreachable (handoff saved for `retry`), 130 interrupted.
     """
+    _show_retry_waits()
+
+
+def _show_retry_waits() -> None:
+    """Each retry wait of this command's API calls becomes one line on stderr (`API busy (503), retrying in
+    4 s…`); the runtime is put back when the command ends (in-process callers keep theirs)."""
+    from dataclasses import replace
+
+    from handoff import runtime
+
+    previous = runtime.DEFAULT
+    runtime.DEFAULT = replace(previous, on_wait=_say_wait)
+    click.get_current_context().call_on_close(lambda: setattr(runtime, "DEFAULT", previous))
+
+
+def _say_wait(wait: object) -> None:
+    click.echo(f"devin-handoff: {mask_secrets(wait.line())}", err=True)  # type: ignore[attr-defined]
 
 
 def _debug() -> bool:
