@@ -42,7 +42,7 @@ from handoff.devin.errors import (
 )
 from handoff.devin.ids import normalize_session_id
 from handoff.devin.models import MessagePage, Session
-from handoff.devin.network import Proxy, deadline, deadline_passed, make_transport, proxy_for
+from handoff.devin.network import Proxy, RequestDeadline, deadline, make_transport, proxy_for
 from handoff.errors import UsageError, mask_key, mask_secrets
 from handoff.runtime import Runtime, Wait, current
 from handoff.tags import HANDOFF_TAG
@@ -189,12 +189,12 @@ class DevinClient:
     """One API key, one httpx.Client, one dialect; see the module docstring for the guarantees."""
 
     def __init__(self, settings: Settings, *, connect_timeout: float = 5.0, read_timeout: float = 30.0,
-                 retry_budget: float = 60.0, request_deadline: float = REQUEST_DEADLINE,
+                 retry_budget: float = 60.0, request_deadline: float | None = None,
                  transport: httpx.BaseTransport | None = None, runtime: Runtime | None = None) -> None:
         self._key = settings.require_key()
         self.settings = settings
         self.retry_budget = retry_budget
-        self.request_deadline = request_deadline
+        self.request_deadline = REQUEST_DEADLINE if request_deadline is None else request_deadline
         self.root = re.sub(r"/(v1|v3)$", "", settings.api_url.rstrip("/"))
         self.runtime = runtime or current()
         self._rng = random.Random()
@@ -328,10 +328,10 @@ class DevinClient:
             wait_after: float | None = None
             try:
                 # the last attempt gets what is left of the budget, but always a fair chance to answer
-                with deadline(min(self.request_deadline, max(budget.remaining(), 1.0))):
+                with deadline(min(self.request_deadline, max(budget.remaining(), 1.0))) as limit:
                     response = self._http.request(method, url, params=params, json=body)
             except httpx.TransportError as exc:
-                error = self._transport_error(exc, mode)
+                error = self._transport_error(exc, mode, limit)
                 why = self._transport_wait_reason(exc)
             else:
                 status = response.status_code
@@ -359,7 +359,7 @@ class DevinClient:
             return f"API did not answer in time ({type(exc).__name__})"
         return f"API unreachable ({type(exc).__name__})"
 
-    def _transport_error(self, exc: httpx.TransportError, mode: str) -> UnreachableError:
+    def _transport_error(self, exc: httpx.TransportError, mode: str, limit: RequestDeadline) -> UnreachableError:
         """Retryable as UnreachableError, or raised at once when a non-idempotent call may have landed."""
         where = httpx.URL(self.root).host or self.root
         what = type(exc).__name__
@@ -374,8 +374,8 @@ class DevinClient:
                 return self._error(UnreachableError, reason, f"check {self.proxy.variable}", None, None)
             reason = f"could not connect to the Devin API at {where} ({what}: {one_line(str(exc), 120)})"
             return self._error(UnreachableError, reason, "check the network and DEVIN_API_URL", None, None)
-        if isinstance(exc, httpx.TimeoutException) and deadline_passed():
-            reason = (f"the Devin API at {where} did not finish answering within the {self.request_deadline:g} s "
+        if isinstance(exc, httpx.TimeoutException) and limit.passed:
+            reason = (f"the Devin API at {where} did not finish answering within the {limit.seconds:g} s "
                       f"a request may take ({what})")
         elif isinstance(exc, httpx.TimeoutException):
             reason = f"the Devin API at {where} did not answer in time ({what})"

@@ -30,19 +30,25 @@ _DEADLINE: ContextVar[float | None] = ContextVar("handoff_request_deadline", def
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
+@dataclass(frozen=True)
+class RequestDeadline:
+    at: float  # time.monotonic()
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return time.monotonic() >= self.at
+
+
 @contextmanager
-def deadline(seconds: float) -> Iterator[None]:
+def deadline(seconds: float) -> Iterator[RequestDeadline]:
     """Every socket operation inside this block ends at the latest `seconds` from now (real time)."""
-    token = _DEADLINE.set(time.monotonic() + seconds)
+    limit = RequestDeadline(time.monotonic() + seconds, seconds)
+    token = _DEADLINE.set(limit.at)
     try:
-        yield
+        yield limit
     finally:
         _DEADLINE.reset(token)
-
-
-def deadline_passed() -> bool:
-    at = _DEADLINE.get()
-    return at is not None and time.monotonic() >= at
 
 
 def _capped(timeout: float | None, error: type[Exception]) -> float | None:
