@@ -131,7 +131,9 @@ def _facts_text(repo: RepoContext | None, client_tag: str, listed: int) -> str:
     if repo is None:
         facts["repository"] = None
         return json.dumps(facts, indent=2, ensure_ascii=False)
-    left_out = [f.path for f in repo.files if not f.included]
+    # tracked changes first, then what the patch carries: what is named one by one is what matters most
+    files = sorted(repo.files, key=lambda f: (f.untracked, not f.included))
+    left_out = [f.path for f in files if not f.included]
     facts.update({
         "repository": repo.slug,
         "remote_url": repo.remote_url,
@@ -141,7 +143,7 @@ def _facts_text(repo: RepoContext | None, client_tag: str, listed: int) -> str:
         "base_on_remote": {"remote": repo.remote_name, "ref": repo.base_ref, "known_from": repo.base_source},
         "patch_applies_to": repo.patch_base or "empty tree (no commits yet)",
         "unpushed_commits": [{"sha": c.sha, "subject": c.subject} for c in repo.unpushed],
-        "files": [_file_fact(f) for f in repo.files[:listed]],
+        "files": [_file_fact(f) for f in files[:listed]],
         "left_out": left_out[:listed],
         "diff_bytes": repo.total_diff_bytes,
         "max_diff_bytes": repo.max_diff_bytes,
@@ -149,7 +151,7 @@ def _facts_text(repo: RepoContext | None, client_tag: str, listed: int) -> str:
     })
     if len(repo.files) > listed:
         facts["files_not_listed"] = {"count": len(repo.files) - listed,
-                                     "by_top_folder": _count_by_folder([f.path for f in repo.files[listed:]])}
+                                     "by_top_folder": _count_by_folder([f.path for f in files[listed:]])}
     if len(left_out) > listed:
         facts["left_out_not_listed"] = len(left_out) - listed
     if repo.submodules:
