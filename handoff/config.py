@@ -8,7 +8,6 @@ loopback) with no credentials, query or fragment.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import subprocess
 from dataclasses import dataclass
@@ -66,6 +65,8 @@ def clean_key(raw: str | None) -> str | None:
 def _is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    import ipaddress  # only when an http:// URL is checked
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

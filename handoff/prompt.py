@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from handoff import __version__
-from handoff.devin.dialect import body_for_version
 from handoff.errors import UsageError
 from handoff.repo import RepoContext
 from handoff.tags import HANDOFF_TAG, MAX_TAG_CHARS, MAX_TAGS
@@ -246,5 +245,7 @@ def build_request(task: str, context: str | None, *, repo: RepoContext | None, f
     }
     if repo is not None and repo.slug:
         body["repos"] = [repo.slug]
+    from handoff.devin.dialect import body_for_version  # only when a body is built: hooks parse options cheaply
+
     shaped = body_for_version(body, api_version, user_id=user_id)
     return HandoffRequest(body=shaped, client_tag=client_tag, api_version=api_version)
