@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from handoff.devin.dialect import body_for_version
 from handoff.errors import UsageError
 from handoff.prompt import (
-    body_for_version,
     build_request,
     compose_prompt,
     fence_for,
