@@ -118,7 +118,7 @@ def load_settings(api_url: str | None = None, org_id: str | None = None, user_id
     def pick(flag: str | None, env: str, git_name: str) -> str | None:
         nonlocal configured
         if flag or os.environ.get(env):
-            return flag or os.environ.get(env)
+            return (flag or os.environ.get(env) or "").strip() or None  # a Windows .env leaves a CR
         if configured is None:
             configured = git_config(cwd)
         return configured.get(git_name.lower()) or None

@@ -58,7 +58,9 @@ def _new_session(sim: Simulator, key: str) -> str:
 def test_whitespace_around_the_key_is_stripped(sim: Simulator, around: str) -> None:
     key = _key(_secret_part())
     session_id = _new_session(sim, key)
-    done = run_cli_here("status", session_id, "--json", env=_env(sim, around.format(key)))
+    env = {**_env(sim, around.format(key)), "DEVIN_ORG_ID": around.format(sim.org_id),
+           "DEVIN_API_URL": around.format(sim.base_url)}  # the whole .env came from Windows
+    done = run_cli_here("status", session_id, "--json", env=env)
     assert done.code == 0, done
     assert done.json()["session_id"] == session_id
 
