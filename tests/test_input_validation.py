@@ -176,18 +176,24 @@ def test_task_and_context_cannot_both_read_stdin_and_an_empty_task_is_refused(tm
     assert empty.code == 2 and "empty" in empty.stderr
 
 
-def _run_with_stdin_closed(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run_with_closed(fd: int, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEVIN_")}
     return subprocess.run([sys.executable, "-m", "handoff", *args], cwd=cwd, env={**env, **GIT_ENV},
                           capture_output=True, text=True, timeout=60, check=False,
-                          preexec_fn=lambda: os.close(0))
+                          preexec_fn=lambda: os.close(fd))
 
 
 @pytest.mark.parametrize("args", [("create", "--dry-run", "--task", "-"),
                                   ("create", "--dry-run", "--task", "t", "--context", "-"),
                                   ("mcp",)])
 def test_closed_stdin_is_a_usage_error(tmp_path: Path, args: tuple[str, ...]) -> None:
-    done = _run_with_stdin_closed(*args, cwd=tmp_path)
+    done = _run_with_closed(0, *args, cwd=tmp_path)
     assert done.returncode == 2, done
     assert "standard input" in done.stderr and "closed" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_closed_stdout_under_json_is_no_crash(tmp_path: Path) -> None:
+    done = _run_with_closed(1, "create", "--dry-run", "--json", "--task", "t", "--allow-partial", cwd=tmp_path)
+    assert done.returncode == 0, done
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr

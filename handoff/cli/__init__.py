@@ -101,8 +101,17 @@ def _debug() -> bool:
     return bool(os.environ.get("DEVIN_HANDOFF_DEBUG"))
 
 
+def _sink_for_closed_streams() -> None:
+    """A stdout or stderr closed by the caller (`>&-`) is None in Python: give it a sink, so a command still
+    runs (a created session is journaled and its URL shown wherever output remains) instead of crashing."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every error a user can cause ends here as one line and a documented exit code."""
+    _sink_for_closed_streams()
     try:
         code = cli.main(args=argv, prog_name="devin-handoff", standalone_mode=False)
     except HandoffError as exc:
