@@ -211,6 +211,8 @@ PERSISTENT: tuple[Persistent, ...] = (
                "test_input_validation::test_stdin_past_the_limit_is_an_error_not_a_cut"),
     Persistent("standard input closed (`--task -`, `--context -`, `mcp`)", "a one-line usage error", 2,
                "test_input_validation::test_closed_stdin_is_a_usage_error"),
+    Persistent("standard output closed (`create --json >&-`)", "runs; the session is journaled, no crash", 0,
+               "test_input_validation::test_closed_stdout_under_json_is_no_crash"),
     Persistent("task and context larger than the prompt budget", "refused, never cut", 2,
                "test_prompt_budget::test_texts_too_large_for_the_budget_are_an_error"),
     Persistent("thousands of untracked files (an un-ignored node_modules/)",
