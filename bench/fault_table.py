@@ -1,4 +1,4 @@
-"""Print the fault matrix (tests/fault_matrix.py) as the Markdown table the README carries.
+"""Print the fault matrix and the persistent-fault table (tests/fault_matrix.py) as the README carries them.
 
 Usage: python bench/fault_table.py
 """
@@ -10,11 +10,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fault_matrix import markdown_table
+from fault_matrix import markdown_table, persistent_table
 
 
 def main() -> int:
     print(markdown_table())
+    print()
+    print(persistent_table())
     return 0
 
 

@@ -75,7 +75,7 @@ def mask_key(key: str | None) -> str:
 
 def mask_secrets(text: str) -> str:
     """Remove API keys, bearer tokens and URL credentials from text meant for a person or a file."""
-    key = os.environ.get("DEVIN_API_KEY", "")
+    key = os.environ.get("DEVIN_API_KEY", "").strip()  # as config.py reads it (a .env may leave a CR)
     if len(key) >= 8:
         text = text.replace(key, mask_key(key))
     text = _KEY_PATTERN.sub(lambda m: f"{m.group(1)}…", text)

@@ -1,8 +1,14 @@
-"""Request builder: the exact JSON body of the create-session call.
+"""Request builder: the exact JSON body of the create-session call, within one prompt budget.
 
 The prompt is plain Markdown in four parts: the task, the caller's context, the repository
-facts as a fenced JSON block with a plain instruction, and the patch in a fence longer than
-any backtick run inside it (so a diff that holds ``` or </details> cannot break out).
+facts as a fenced JSON block with a plain instruction, and the patch. Every part that carries
+text from elsewhere sits in a fence longer than any backtick run inside it, so a pasted log
+with an open ``` fence, `<!--`, `<details>` or a "## Patch" line stays inside its block and
+cannot swallow or fake what follows.
+
+One budget (`max_prompt_bytes`, default 100 KB) covers the whole prompt: the user's texts
+first (never cut: too long is an error), the facts (the file list summarised per top folder
+beyond what fits in FACTS_MAX_BYTES), and the patch gets the rest (`patch_room`).
 """
 
 from __future__ import annotations
@@ -13,13 +19,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from handoff import __version__
-from handoff.devin.dialect import body_for_version
 from handoff.errors import UsageError
 from handoff.repo import RepoContext
 from handoff.tags import HANDOFF_TAG, MAX_TAG_CHARS, MAX_TAGS
 from handoff.tags import new_client_tag as new_client_tag  # re-exported: one definition of handoff tags
 
 MAX_TITLE_CHARS = 100
+DEFAULT_PROMPT_BYTES = 100_000
+MAX_LISTED_FILES = 200        # files named one by one in the facts; the rest are counted per top folder
+FACTS_MAX_BYTES = 24_000      # the facts block never takes more than this of the budget
+INSTRUCTIONS_MAX_BYTES = 2_000
+_FRAME_BYTES = 400            # headings, fences and blank lines around the parts
+_MAX_FOLDERS = 30
 
 
 @dataclass(frozen=True)
@@ -65,12 +76,63 @@ def make_tags(client_tag: str, extra: tuple[str, ...] | list[str] = ()) -> list[
     return tags
 
 
-def render_facts(repo: RepoContext | None, *, client_tag: str) -> str:
-    """The structured repository context, as the JSON text that goes into the prompt."""
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def patch_room(task: str, context: str | None, max_prompt_bytes: int = DEFAULT_PROMPT_BYTES) -> int:
+    """Bytes left for the patch once the texts, the facts and the frame have their share; UsageError when
+    the user's texts alone do not leave room for the rest (they are never cut)."""
+    texts = _size(task) + _size(context or "")
+    room = max_prompt_bytes - texts - FACTS_MAX_BYTES - INSTRUCTIONS_MAX_BYTES - _FRAME_BYTES
+    if room < 0:
+        raise UsageError(f"the task and context take {_kb(texts)}, too much for the prompt budget of "
+                         f"{_kb(max_prompt_bytes)} (which keeps {_kb(FACTS_MAX_BYTES)} for the repository facts)",
+                         "shorten them, or raise --max-prompt-bytes")
+    return room
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1000:.1f} KB"
+
+
+def _top_folder(path: str) -> str:
+    head, sep, _ = path.partition("/")
+    return f"{head}/" if sep else "(top level)"
+
+
+def _count_by_folder(paths: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for path in paths:
+        folder = _top_folder(path)
+        counts[folder] = counts.get(folder, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    shown = dict(ranked[:_MAX_FOLDERS])
+    rest = sum(n for _, n in ranked[_MAX_FOLDERS:])
+    if rest:
+        shown["(other folders)"] = rest
+    return shown
+
+
+def render_facts(repo: RepoContext | None, *, client_tag: str, max_bytes: int = FACTS_MAX_BYTES) -> str:
+    """The structured repository context, as the JSON text that goes into the prompt: files named one by
+    one up to MAX_LISTED_FILES (fewer when they would pass `max_bytes`), the rest counted per top folder."""
+    listed = MAX_LISTED_FILES
+    while True:
+        text = _facts_text(repo, client_tag, listed)
+        if _size(text) <= max_bytes or listed == 0:
+            return text
+        listed //= 2
+
+
+def _facts_text(repo: RepoContext | None, client_tag: str, listed: int) -> str:
     facts: dict[str, Any] = {"tool": f"devin-handoff {__version__}", "handoff_id": client_tag}
     if repo is None:
         facts["repository"] = None
         return json.dumps(facts, indent=2, ensure_ascii=False)
+    # tracked changes first, then what the patch carries: what is named one by one is what matters most
+    files = sorted(repo.files, key=lambda f: (f.untracked, not f.included))
+    left_out = [f.path for f in files if not f.included]
     facts.update({
         "repository": repo.slug,
         "remote_url": repo.remote_url,
@@ -80,12 +142,17 @@ def render_facts(repo: RepoContext | None, *, client_tag: str) -> str:
         "base_on_remote": {"remote": repo.remote_name, "ref": repo.base_ref, "known_from": repo.base_source},
         "patch_applies_to": repo.patch_base or "empty tree (no commits yet)",
         "unpushed_commits": [{"sha": c.sha, "subject": c.subject} for c in repo.unpushed],
-        "files": [_file_fact(f) for f in repo.files],
-        "left_out": [f.path for f in repo.files if not f.included],
+        "files": [_file_fact(f) for f in files[:listed]],
+        "left_out": left_out[:listed],
         "diff_bytes": repo.total_diff_bytes,
         "max_diff_bytes": repo.max_diff_bytes,
         "untracked_included": repo.include_untracked,
     })
+    if len(repo.files) > listed:
+        facts["files_not_listed"] = {"count": len(repo.files) - listed,
+                                     "by_top_folder": _count_by_folder([f.path for f in files[listed:]])}
+    if len(left_out) > listed:
+        facts["left_out_not_listed"] = len(left_out) - listed
     if repo.submodules:
         facts["submodules_changed"] = list(repo.submodules)
     if repo.warnings:
@@ -108,9 +175,17 @@ def _file_fact(change: Any) -> dict[str, Any]:
 
 
 def fence_for(text: str, minimum: int = 3) -> str:
-    """A backtick fence longer than any backtick run in `text`."""
+    """A backtick fence longer than any backtick run in `text` (only a backtick run at least as long can close
+    it, so nothing inside can: a tilde fence inside is plain text)."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     return "`" * max(minimum, longest + 1)
+
+
+def fenced(text: str, info: str = "text") -> str:
+    """`text` as a fenced block no line inside can close."""
+    body = text if text.endswith("\n") else text + "\n"
+    fence = fence_for(text)
+    return f"{fence}{info}\n{body}{fence}"
 
 
 def _instructions(repo: RepoContext | None) -> str:
@@ -137,33 +212,40 @@ def _instructions(repo: RepoContext | None) -> str:
                      "(size budget, binary or non-UTF-8 content); ask the user if you need them.")
     if not repo.patch:
         steps.append("There are no local changes: the checkout matches that commit.")
-    return " ".join(steps)
+    text = " ".join(steps)
+    return text if _size(text) <= INSTRUCTIONS_MAX_BYTES else text[:INSTRUCTIONS_MAX_BYTES // 4] + "…"
 
 
 def compose_prompt(task: str, context: str | None, facts_text: str, patch: str, repo: RepoContext | None) -> str:
-    parts = [task.strip()]
+    """The prompt: every text from elsewhere fenced (see the module docstring), the headings ours alone."""
+    parts = ["## Task\n\n" + fenced(task.strip())]
     if context and context.strip():
-        parts.append("## Context from the local session\n\n" + context.strip())
-    parts.append("## Local repository state\n\n" + _instructions(repo) + "\n\n```json\n" + facts_text + "\n```")
+        parts.append("## Context from the local session\n\n" + fenced(context.strip()))
+    parts.append("## Local repository state\n\n" + _instructions(repo) + "\n\n" + fenced(facts_text, "json"))
     if repo is not None and patch:
-        fence = fence_for(patch)
-        body = patch if patch.endswith("\n") else patch + "\n"
-        parts.append(f"## Patch\n\n{fence}diff\n{body}{fence}")
+        parts.append("## Patch\n\n" + fenced(patch, "diff"))
     return "\n\n".join(parts) + "\n"
 
 
 def build_request(task: str, context: str | None, *, repo: RepoContext | None, facts_text: str, patch: str,
                   client_tag: str, api_version: str, tags: tuple[str, ...] | list[str] = (),
-                  user_id: str | None = None) -> HandoffRequest:
-    """The create body for `api_version`, shaped by the Devin dialect (handoff/devin/dialect.py)."""
+                  user_id: str | None = None, max_prompt_bytes: int = DEFAULT_PROMPT_BYTES) -> HandoffRequest:
+    """The create body for `api_version`, shaped by the Devin dialect (handoff/devin/dialect.py); UsageError
+    when the prompt would pass `max_prompt_bytes` (nothing is cut after the gate has seen it)."""
     if not task.strip():
         raise UsageError("the task is empty", 'pass --task "what Devin should do"')
+    prompt = compose_prompt(task, context, facts_text, patch, repo)
+    if _size(prompt) > max_prompt_bytes:
+        raise UsageError(f"the prompt would take {_kb(_size(prompt))}, over its budget of {_kb(max_prompt_bytes)}",
+                         "shorten the task or context, lower --max-diff-bytes, or raise --max-prompt-bytes")
     body: dict[str, Any] = {
-        "prompt": compose_prompt(task, context, facts_text, patch, repo),
+        "prompt": prompt,
         "title": make_title(task),
         "tags": make_tags(client_tag, tags),
     }
     if repo is not None and repo.slug:
         body["repos"] = [repo.slug]
+    from handoff.devin.dialect import body_for_version  # only when a body is built: hooks parse options cheaply
+
     shaped = body_for_version(body, api_version, user_id=user_id)
     return HandoffRequest(body=shaped, client_tag=client_tag, api_version=api_version)

@@ -1,5 +1,6 @@
 """Time for retry and follow code: a clock, a sleep and deadlines, injected so tests run the real logic
-with a fake clock (no real waiting) and production uses the monotonic clock.
+with a fake clock (no real waiting) and production uses the monotonic clock; and where a wait is told
+(`on_wait`: a face shows each retry wait as one line before it sleeps).
 """
 
 from __future__ import annotations
@@ -10,12 +11,33 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Wait:
+    """A retry wait about to happen: why (`API busy (503)`) and for how long."""
+
+    reason: str
+    seconds: float
+    attempt: int            # the attempt that failed (1 = the first request)
+    then: str = "retrying"  # what happens after the wait
+
+    def line(self) -> str:
+        """`API busy (503), retrying in 4 s…`"""
+        shown = f"{self.seconds:.0f}" if self.seconds >= 1 else f"{self.seconds:.1f}"
+        return f"{self.reason}, {self.then} in {shown} s…"
+
+
+def _untold(wait: Wait) -> None:
+    return None
+
+
+@dataclass(frozen=True)
 class Runtime:
-    """The clock (monotonic seconds), the sleep, and the wall clock (epoch seconds) code may use."""
+    """The clock (monotonic seconds), the sleep, the wall clock (epoch seconds) code may use, and who is
+    told about retry waits."""
 
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     wall: Callable[[], float] = time.time
+    on_wait: Callable[[Wait], None] = _untold
 
     def deadline(self, seconds: float) -> Deadline:
         return Deadline(self, self.clock() + seconds)

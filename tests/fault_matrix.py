@@ -168,3 +168,61 @@ def markdown_table() -> str:
                  "Archive is v3 only. Every create ends with exactly one session (a kept one lands later).")
     lines.extend(f"- ⚠ {text}" for text in concerns)
     return "\n".join(lines)
+
+
+# -- persistent faults and bad input ------------------------------------------------------------------------
+# Faults that do not go away after one strike, and input refused before anything is sent. Each row names the
+# test that proves it (tests/<module>.py::<test>); tests/test_fault_matrix.py checks those tests exist.
+
+@dataclass(frozen=True)
+class Persistent:
+    fault: str
+    outcome: str
+    exit_code: int
+    proof: str  # "module::test function"
+
+
+PERSISTENT: tuple[Persistent, ...] = (
+    Persistent("server trickles its answer (a byte at a time, forever)",
+               "each request ends at its overall deadline (40 s), retried within the budget, one line per wait", 5,
+               "test_client_edges::test_status_against_a_trickling_server_ends_with_exit_5_and_shows_each_retry"),
+    Persistent("API refuses connections for longer than the retry budget",
+               "retried with backoff (8 attempts, 60 s at most), one line per wait", 5,
+               "test_api::test_connection_refused_is_retried_then_unreachable"),
+    Persistent("429/503 with Retry-After as seconds or an HTTP date (also one already past)",
+               "waits as asked (shown as one line), never under 1 s", 0,
+               "test_client_edges::test_retry_after_seconds_or_date_never_under_the_floor"),
+    Persistent("HTTP(S)_PROXY / ALL_PROXY points at a dead proxy",
+               "the error names the proxy and its variable (credentials masked), not the API host", 5,
+               "test_client_edges::test_a_dead_proxy_is_named_without_its_credentials"),
+    Persistent("ALL_PROXY=socks5://…", "calls go through the SOCKS proxy", 0,
+               "test_client_edges::test_a_socks5_proxy_from_all_proxy_carries_the_calls"),
+    Persistent("proxy with an unsupported scheme (socks4://, ftp://)", "refused before any request", 4,
+               "test_client_edges::test_an_unusable_proxy_scheme_is_a_config_error_at_once"),
+    Persistent("DEVIN_API_KEY with a trailing CR or spaces (a Windows .env)", "stripped; the call works", 0,
+               "test_input_validation::test_whitespace_around_the_key_is_stripped"),
+    Persistent("DEVIN_API_KEY with inner whitespace, a control or a non-ASCII character",
+               "refused before any request; no part of it printed or stored", 4,
+               "test_input_validation::test_a_key_a_header_cannot_carry_is_refused_at_once_and_never_echoed"),
+    Persistent("API URL not https (http only on loopback), with user:pw@, ?query, #fragment, or malformed",
+               "refused at once with the setting's name", 2,
+               "test_input_validation::test_a_bad_api_url_is_a_usage_error_at_once"),
+    Persistent("`--task -` / `--context -` / `--context-file` over 1 MB", "refused, never cut", 2,
+               "test_input_validation::test_stdin_past_the_limit_is_an_error_not_a_cut"),
+    Persistent("standard input closed (`--task -`, `--context -`, `mcp`)", "a one-line usage error", 2,
+               "test_input_validation::test_closed_stdin_is_a_usage_error"),
+    Persistent("standard output closed (`create --json >&-`)", "runs; the session is journaled, no crash", 0,
+               "test_input_validation::test_closed_stdout_under_json_is_no_crash"),
+    Persistent("task and context larger than the prompt budget", "refused, never cut", 2,
+               "test_prompt_budget::test_texts_too_large_for_the_budget_are_an_error"),
+    Persistent("thousands of untracked files (an un-ignored node_modules/)",
+               "prompt within its budget (100 KB), files counted per top folder, real size shown", 0,
+               "test_prompt_budget::test_thousands_of_untracked_files_stay_within_the_budget_and_the_summary_says"
+               "_the_real_size"),
+)
+
+
+def persistent_table() -> str:
+    lines = ["| fault | what happens | exit |", "|---|---|---|"]
+    lines += [f"| {row.fault} | {row.outcome} | {row.exit_code} |" for row in PERSISTENT]
+    return "\n".join(lines)

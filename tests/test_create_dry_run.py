@@ -33,7 +33,7 @@ def test_dry_run_json_is_the_exact_v3_body(repo: Path):
     assert body["repos"] == ["acme/widgets"]
     assert "idempotent" not in body
     prompt = body["prompt"]
-    assert prompt.startswith("Fix the flaky test\nin detail")
+    assert prompt.startswith("## Task\n\n```text\nFix the flaky test\nin detail\n```")
     assert "-    return 1\n+    return 2\n" in prompt
     assert "+untracked ü" in prompt  # untracked files travel as new-file diffs
     facts = json.loads(re.search(r"```json\n(.*?)\n```", prompt, re.S).group(1))

@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 from fault_matrix import (
     FAULTS_BY_LABEL,
+    PERSISTENT,
     READ_TIMEOUT,
     RETRY_AFTER,
     SLOW_SECONDS,
     Expect,
     cells,
     markdown_table,
+    persistent_table,
     sim_call,
 )
 
@@ -126,3 +128,13 @@ def test_the_readme_carries_the_table_these_tests_assert() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- fault-matrix:start -->\n", 1)[1].split("\n<!-- fault-matrix:end -->", 1)[0]
     assert block.strip() == markdown_table().strip(), "run `python bench/fault_table.py` and paste it into README.md"
+
+
+def test_the_readme_carries_the_persistent_fault_table_and_each_row_has_its_proof() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- persistent-faults:start -->\n", 1)[1].split("\n<!-- persistent-faults:end -->", 1)[0]
+    assert block.strip() == persistent_table().strip(), "run `python bench/fault_table.py` and paste it into README.md"
+    here = Path(__file__).resolve().parent
+    for row in PERSISTENT:
+        module, test = row.proof.split("::")
+        assert f"def {test}(" in (here / f"{module}.py").read_text(encoding="utf-8"), row.proof

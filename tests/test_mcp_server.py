@@ -78,7 +78,7 @@ async def test_create_returns_at_once_and_the_session_gets_the_prompt(sim: Simul
     assert data["repository"] == "acme/widgets"
     assert sorted(data["files_sent"]) == ["notes.txt", "src/app.py"]
     (post,) = create_posts(sim)
-    assert post["body"]["prompt"].startswith("Fix the off-by-one")
+    assert post["body"]["prompt"].startswith("## Task\n\n```text\nFix the off-by-one")
     assert "+    return 2" in post["body"]["prompt"]
     assert "ci" in post["body"]["tags"] and data["handoff_id"] in post["body"]["tags"]
     assert journal.get_session(data["session_id"]) is not None  # journalled like a CLI create

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from handoff.devin.dialect import body_for_version
 from handoff.errors import UsageError
 from handoff.prompt import (
-    body_for_version,
     build_request,
     compose_prompt,
     fence_for,
@@ -87,7 +87,8 @@ def test_v3_body_has_repos_and_user_v1_body_is_idempotent():
                        api_version="v3", tags=["x"], user_id="user-9").body
     assert v3["repos"] == ["acme/widgets"] and v3["create_as_user_id"] == "user-9"
     assert "idempotent" not in v3 and v3["tags"] == ["handoff", "handoff-1", "x"]
-    assert v3["prompt"].startswith("Fix it\n\n## Context from the local session\n\nctx")
+    assert v3["prompt"].startswith("## Task\n\n```text\nFix it\n```\n\n## Context from the local session\n\n"
+                                   "```text\nctx\n```")
     assert _prompt_json_block(v3["prompt"])["branch"] == "feature"
     assert f"Start from commit `{'a' * 40}` of `acme/widgets`" in v3["prompt"]
     v1 = build_request("Fix it", None, repo=repo, facts_text=facts, patch=repo.patch, client_tag="handoff-1",

@@ -21,7 +21,7 @@ from handoff.devin.errors import ApiError, UnreachableError
 from handoff.devin.models import Session
 from handoff.errors import HandoffError, SecretsBlocked
 from handoff.gate import GateResult, gate
-from handoff.prompt import HandoffRequest, build_request, new_client_tag, render_facts
+from handoff.prompt import DEFAULT_PROMPT_BYTES, HandoffRequest, build_request, new_client_tag, patch_room, render_facts
 from handoff.repo import DEFAULT_MAX_DIFF_BYTES, Problem, RepoContext, reproducibility_problems
 from handoff.runtime import Runtime
 
@@ -47,6 +47,7 @@ class HandoffOptions:
     user_id: str | None = None
     offline: bool = False          # never ask the remote what it has (`git ls-remote`)
     allow_partial: bool = False    # send even when Devin cannot rebuild the state (the prompt says what is missing)
+    max_prompt_bytes: int = DEFAULT_PROMPT_BYTES
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,13 @@ class PreparedHandoff:
         }
 
 
-def inspect_repo(path: str | None, options: HandoffOptions) -> RepoContext | None:
+def inspect_repo(path: str | None, options: HandoffOptions, patch_room: int | None = None) -> RepoContext | None:
+    """The checkout's state, its patch within --max-diff-bytes and `patch_room` (what the prompt budget leaves)."""
     from handoff import repo as repo_inspector  # GitPython is imported only when a handoff is prepared
 
-    return repo_inspector.inspect(path, include_untracked=options.include_untracked,
-                                  max_diff_bytes=options.max_diff_bytes, offline=options.offline)
+    budget = options.max_diff_bytes if patch_room is None else min(options.max_diff_bytes, patch_room)
+    return repo_inspector.inspect(path, include_untracked=options.include_untracked, max_diff_bytes=budget,
+                                  offline=options.offline)
 
 
 def refuse_unreproducible(prepared: PreparedHandoff, options: HandoffOptions) -> None:
@@ -98,7 +101,7 @@ def prepare(task: str, context: str | None, options: HandoffOptions, *, path: st
             client_tag: str | None = None) -> PreparedHandoff:
     """Inspect the repo (unless `inspected`), gate everything that would leave, build the create body."""
     if not inspected:
-        repo = inspect_repo(path, options)
+        repo = inspect_repo(path, options, patch_room(task, context, options.max_prompt_bytes))
     client_tag = client_tag or new_client_tag()
     facts = render_facts(repo, client_tag=client_tag)
     texts = {"task": task, FACTS_SOURCE: facts}
@@ -114,7 +117,7 @@ def prepare(task: str, context: str | None, options: HandoffOptions, *, path: st
         result.texts["task"], result.texts.get("context"), repo=repo, facts_text=result.texts[FACTS_SOURCE],
         patch=result.patch, client_tag=client_tag, api_version=options.api_version,
         tags=tuple(result.texts.get("tags", "").splitlines()),
-        user_id=options.user_id,
+        user_id=options.user_id, max_prompt_bytes=options.max_prompt_bytes,
     )
     return PreparedHandoff(repo=repo, gate=result, request=request)
 

@@ -78,14 +78,40 @@ def cli() -> None:
     Exit codes: 0 done, 1 session ended badly, 2 usage, 3 secrets found (nothing sent),
     4 auth/config, 5 API unreachable (handoff saved for `retry`), 130 interrupted.
     """
+    _show_retry_waits()
+
+
+def _show_retry_waits() -> None:
+    """Each retry wait of this command's API calls becomes one line on stderr (`API busy (503), retrying in
+    4 s…`); the runtime is put back when the command ends (in-process callers keep theirs)."""
+    from dataclasses import replace
+
+    from handoff import runtime
+
+    previous = runtime.DEFAULT
+    runtime.DEFAULT = replace(previous, on_wait=_say_wait)
+    click.get_current_context().call_on_close(lambda: setattr(runtime, "DEFAULT", previous))
+
+
+def _say_wait(wait: object) -> None:
+    click.echo(f"devin-handoff: {mask_secrets(wait.line())}", err=True)  # type: ignore[attr-defined]
 
 
 def _debug() -> bool:
     return bool(os.environ.get("DEVIN_HANDOFF_DEBUG"))
 
 
+def _sink_for_closed_streams() -> None:
+    """A stdout or stderr closed by the caller (`>&-`) is None in Python: give it a sink, so a command still
+    runs (a created session is journaled and its URL shown wherever output remains) instead of crashing."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every error a user can cause ends here as one line and a documented exit code."""
+    _sink_for_closed_streams()
     try:
         code = cli.main(args=argv, prog_name="devin-handoff", standalone_mode=False)
     except HandoffError as exc:

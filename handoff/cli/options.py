@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from handoff.errors import UsageError
+from handoff.prompt import DEFAULT_PROMPT_BYTES
 from handoff.repo import DEFAULT_MAX_DIFF_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,7 +35,51 @@ def json_option(func: F) -> F:
                         help="Print JSON on stdout (JSON Lines when following); human text goes to stderr.")(func)
 
 
-MAX_CONTEXT_BYTES = 1_000_000
+MAX_TEXT_BYTES = 1_000_000  # --task -, --context -, --context-file: one limit, an error past it, never a cut
+
+
+def read_stdin(what: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """All of standard input as text for option `what`; UsageError when it is a terminal, closed, or larger
+    than `limit` bytes. The one reader for every `-` option, so each behaves the same."""
+    stream = sys.stdin
+    try:
+        if stream is None or stream.closed:
+            raise UsageError(f"{what} reads standard input, but it is closed", "pipe the text in")
+        if stream.isatty():
+            raise UsageError(f"{what} reads standard input, but it is a terminal", "pipe the text in")
+        buffer = getattr(stream, "buffer", None)  # bytes, so the limit is in bytes; a StringIO has none
+        raw = buffer.read(limit + 1) if buffer is not None else stream.read().encode("utf-8")
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{what} could not read standard input ({exc})", "pipe the text in") from None
+    if len(raw) > limit:
+        raise UsageError(f"{what}: standard input is larger than {limit:,} bytes", "shorten it") from None
+    return raw.decode("utf-8", errors="replace")
+
+
+def read_text_file(what: str, name: str, limit: int = MAX_TEXT_BYTES) -> str:
+    """A file the user named (relative to where they stood), with the same limit as standard input."""
+    from handoff.repo import user_path
+
+    try:
+        with user_path(name).open("rb") as handle:
+            raw = handle.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {name}: {exc.strerror}", "check the path") from None
+    if len(raw) > limit:
+        raise UsageError(f"{what} {name} is larger than {limit:,} bytes", "shorten it")
+    return raw.decode("utf-8", errors="replace")
+
+
+def read_texts(task: str | None, context: str | None, context_file: str | None) -> tuple[str | None, str | None]:
+    """(task, context) as the user meant them: `--task -` or `--context -` read standard input (one of
+    them: there is one stdin), `--context-file PATH` reads a file."""
+    if context is not None and context_file is not None:
+        raise UsageError("--context and --context-file both given", "pass one of them")
+    if task == "-" and context == "-":
+        raise UsageError("--task - and --context - both read standard input", "put the context in --context-file")
+    if task == "-":
+        task = read_stdin("--task -")
+    return task, read_context(context, context_file)
 
 
 def read_context(context: str | None, context_file: str | None) -> str | None:
@@ -42,25 +87,17 @@ def read_context(context: str | None, context_file: str | None) -> str | None:
     if context is not None and context_file is not None:
         raise UsageError("--context and --context-file both given", "pass one of them")
     if context == "-":
-        if sys.stdin is None or sys.stdin.isatty():
-            raise UsageError("--context - reads standard input, but it is a terminal", "pipe the context in")
-        return sys.stdin.read(MAX_CONTEXT_BYTES)
+        return read_stdin("--context -")
     if context_file is not None:
-        from handoff.repo import user_path
-
-        path = user_path(context_file)
-        try:
-            return path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise UsageError(f"cannot read --context-file {context_file}: {exc.strerror}",
-                             "check the path") from None
+        return read_text_file("--context-file", context_file)
     return context
 
 
 def content_options(func: F) -> F:
     """What goes into a handoff; shared by `create` and `scan` so both see the same bytes."""
     for decorator in reversed([
-        click.option("--task", "-t", "task", default=None, help="What Devin should do."),
+        click.option("--task", "-t", "task", default=None, metavar="TEXT|-",
+                     help="What Devin should do (`-` reads stdin)."),
         click.option("--context", "-c", "context", default=None, metavar="TEXT|-",
                      help="What you learned so far (`-` reads stdin)."),
         click.option("--context-file", "context_file", default=None, metavar="PATH",
@@ -72,6 +109,9 @@ def content_options(func: F) -> F:
         click.option("--max-diff-bytes", "max_diff_bytes", type=click.IntRange(min=0),
                      default=DEFAULT_MAX_DIFF_BYTES, show_default=True,
                      help="Size budget for the patch; files that do not fit are listed as left out."),
+        click.option("--max-prompt-bytes", "max_prompt_bytes", type=click.IntRange(min=10_000),
+                     default=DEFAULT_PROMPT_BYTES, show_default=True,
+                     help="Size budget for the whole prompt: task, context, repository facts and patch."),
     ]):
         func = decorator(func)
     return func

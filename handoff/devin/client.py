@@ -3,8 +3,11 @@
 What it guarantees to its callers (the use cases in handoff/app/, the follower, the faces):
 - typed errors (`handoff/devin/errors.py`) with the documented exit codes and one-line messages that
   never carry the key;
-- bounded retries (time budget and attempts) with jittered backoff and `Retry-After`, timed by an
-  injected `Runtime` (handoff/runtime.py) so tests run them for real with a fake clock;
+- every request ends by an overall deadline (handoff/devin/network.py), whatever the server trickles;
+- bounded retries (time budget and attempts) with jittered backoff and `Retry-After` (seconds or an HTTP
+  date, never under a floor), timed by an injected `Runtime` (handoff/runtime.py) so tests run them for
+  real with a fake clock; each wait is told to `Runtime.on_wait` before it starts (the CLI shows a line);
+- a proxy from the environment (http or SOCKS) is used and, when it fails, named (without credentials);
 - never a duplicate session: a create that may have reached Devin is looked up by its unique
   client tag before anything is sent again; when even the lookup fails, `AmbiguousCreate` tells the
   caller to keep the handoff for `devin-handoff retry` (which looks the tag up first, too).
@@ -19,7 +22,7 @@ import email.utils
 import random
 import re
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any, NoReturn
 
 from handoff import __version__
@@ -39,13 +42,16 @@ from handoff.devin.errors import (
 )
 from handoff.devin.ids import normalize_session_id
 from handoff.devin.models import MessagePage, Session
+from handoff.devin.network import Proxy, RequestDeadline, deadline, make_transport, proxy_for
 from handoff.errors import UsageError, mask_key, mask_secrets
-from handoff.runtime import Runtime, current
+from handoff.runtime import Runtime, Wait, current
 from handoff.tags import HANDOFF_TAG
 
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 0.5    # seconds; the n-th retry waits up to base * 2**(n-1) ...
 BACKOFF_CAP = 8.0     # ... but never more than this per sleep (unless the server's Retry-After says so)
+RETRY_AFTER_FLOOR = 1.0   # a Retry-After of 0, or a date already past, still waits this long
+REQUEST_DEADLINE = 40.0   # seconds one request may take in all (connect, send, the whole answer)
 _RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id", "x-amzn-requestid")
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -53,22 +59,25 @@ _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL
 
 # -- reading HTTP answers -----------------------------------------------------------------------------
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """`Retry-After` in seconds (a number or an HTTP date), None when absent or unreadable."""
-    value = response.headers.get("retry-after")
+def retry_after_seconds(response: httpx.Response, now: float) -> float | None:
+    """`Retry-After` in seconds (a number, or an HTTP date against the wall clock `now`), never under
+    RETRY_AFTER_FLOOR; None when absent or unreadable."""
+    value = response.headers.get("retry-after", "").strip()
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = when.timestamp() - now
+    if seconds != seconds or seconds == float("inf"):  # NaN, inf: unreadable
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(RETRY_AFTER_FLOOR, seconds)
 
 
 def _is_html(response: httpx.Response) -> bool:
@@ -147,8 +156,9 @@ class _Budget:
     def remaining(self) -> float:
         return self.seconds - self.spent()
 
-    def wait_before(self, attempt: int, retry_after: float | None) -> bool:
-        """Sleep before attempt `attempt + 1`; False when the attempts or the time are used up."""
+    def wait_before(self, attempt: int, retry_after: float | None, reason: str = "the Devin API failed",
+                    then: str = "retrying") -> bool:
+        """Tell, then sleep before attempt `attempt + 1`; False when the attempts or the time are used up."""
         remaining = self.remaining()
         if attempt >= MAX_ATTEMPTS or remaining <= 0:
             return False
@@ -158,6 +168,7 @@ class _Budget:
             delay = retry_after
         else:
             delay = min(self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))), remaining)
+        self._runtime.on_wait(Wait(reason, delay, attempt, then))
         self._runtime.sleep(delay)
         self._slept += delay
         return True
@@ -178,23 +189,26 @@ class DevinClient:
     """One API key, one httpx.Client, one dialect; see the module docstring for the guarantees."""
 
     def __init__(self, settings: Settings, *, connect_timeout: float = 5.0, read_timeout: float = 30.0,
-                 retry_budget: float = 60.0, transport: httpx.BaseTransport | None = None,
-                 runtime: Runtime | None = None) -> None:
+                 retry_budget: float = 60.0, request_deadline: float | None = None,
+                 transport: httpx.BaseTransport | None = None, runtime: Runtime | None = None) -> None:
         self._key = settings.require_key()
         self.settings = settings
         self.retry_budget = retry_budget
+        self.request_deadline = REQUEST_DEADLINE if request_deadline is None else request_deadline
         self.root = re.sub(r"/(v1|v3)$", "", settings.api_url.rstrip("/"))
         self.runtime = runtime or current()
         self._rng = random.Random()
+        self.proxy: Proxy | None = proxy_for(self.root) if transport is None else None
         self.dialect: Dialect = dialect_for(self, settings)
+        # plain http (the simulator) needs no CA bundle; loading it costs ~50 ms
+        verify = not self.root.startswith("http://")
         self._http = httpx.Client(
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             headers={"Authorization": f"Bearer {self._key}", "Accept": "application/json",
                      "User-Agent": f"devin-handoff/{__version__}"},
-            transport=transport,
+            transport=transport or make_transport(self.proxy, verify=verify),
             follow_redirects=False,
-            # plain http (the simulator, a local proxy) needs no CA bundle; loading it costs ~50 ms
-            verify=not self.root.startswith("http://"),
+            verify=verify,
         )
 
     # -- life cycle
@@ -252,7 +266,8 @@ class DevinClient:
             # Look the tag up at once (the answer was lost), then again after a pause (the server may
             # still be working on a create that timed out) before sending it again.
             found = self._lookup_created(client_tag, budget, cause)
-            if found is None and budget.wait_before(attempt, None):
+            if found is None and budget.wait_before(attempt, None, f"no session with tag {client_tag} yet",
+                                                    "looking again"):
                 found = self._lookup_created(client_tag, budget, cause)
             if found is not None:
                 return found
@@ -310,11 +325,14 @@ class DevinClient:
         attempt = 0
         while True:
             attempt += 1
-            retry_after: float | None = None
+            wait_after: float | None = None
             try:
-                response = self._http.request(method, url, params=params, json=body)
+                # the last attempt gets what is left of the budget, but always a fair chance to answer
+                with deadline(min(self.request_deadline, max(budget.remaining(), 1.0))) as limit:
+                    response = self._http.request(method, url, params=params, json=body)
             except httpx.TransportError as exc:
-                error = self._transport_error(exc, mode)
+                error = self._transport_error(exc, mode, limit)
+                why = self._transport_wait_reason(exc)
             else:
                 status = response.status_code
                 if status < 300:
@@ -325,22 +343,41 @@ class DevinClient:
                             return None  # delivered; the answer's body is not needed
                         if mode == "create":
                             raise
-                        error = exc
+                        error, why = exc, f"API answered {status} with a body we cannot read"
                 elif status in _RETRYABLE_STATUS or status >= 500:
-                    error, retry_after = self._server_error(response, mode)
+                    error, wait_after = self._server_error(response, mode)
+                    why = {429: "API rate limit (429)", 503: "API busy (503)"}.get(status, f"API failed ({status})")
                 else:
                     self._raise_for(response, session_id)
-            if not budget.wait_before(attempt, retry_after):
+            if not budget.wait_before(attempt, wait_after, why):
                 raise error
 
-    def _transport_error(self, exc: httpx.TransportError, mode: str) -> UnreachableError:
+    def _transport_wait_reason(self, exc: httpx.TransportError) -> str:
+        if self.proxy is not None and isinstance(exc, (httpx.ConnectError, httpx.ProxyError)):
+            return f"proxy {self.proxy.shown} failed ({type(exc).__name__})"
+        if isinstance(exc, httpx.TimeoutException):
+            return f"API did not answer in time ({type(exc).__name__})"
+        return f"API unreachable ({type(exc).__name__})"
+
+    def _transport_error(self, exc: httpx.TransportError, mode: str, limit: RequestDeadline) -> UnreachableError:
         """Retryable as UnreachableError, or raised at once when a non-idempotent call may have landed."""
         where = httpx.URL(self.root).host or self.root
         what = type(exc).__name__
+        if self.proxy is not None and isinstance(exc, httpx.ProxyError):
+            reason = (f"the proxy {self.proxy.shown} ({self.proxy.variable}) would not reach {where} "
+                      f"({what}: {one_line(str(exc), 120)})")
+            return self._error(UnreachableError, reason, f"check {self.proxy.variable}", None, None)
         if isinstance(exc, _NOT_SENT):
+            if self.proxy is not None and not isinstance(exc, httpx.UnsupportedProtocol):
+                reason = (f"could not connect to the proxy {self.proxy.shown} ({self.proxy.variable}) "
+                          f"on the way to {where} ({what}: {one_line(str(exc), 120)})")
+                return self._error(UnreachableError, reason, f"check {self.proxy.variable}", None, None)
             reason = f"could not connect to the Devin API at {where} ({what}: {one_line(str(exc), 120)})"
             return self._error(UnreachableError, reason, "check the network and DEVIN_API_URL", None, None)
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, httpx.TimeoutException) and limit.passed:
+            reason = (f"the Devin API at {where} did not finish answering within the {limit.seconds:g} s "
+                      f"a request may take ({what})")
+        elif isinstance(exc, httpx.TimeoutException):
             reason = f"the Devin API at {where} did not answer in time ({what})"
         else:
             reason = f"the connection to the Devin API at {where} broke ({what}: {one_line(str(exc), 120)})"
@@ -356,11 +393,11 @@ class DevinClient:
         """5xx/429: the error to raise when the retries run out (or at once when it must not be retried)."""
         status = response.status_code
         detail, request_id = error_detail(response)
-        retry_after = _retry_after(response) if status in (429, 503) else None
+        wait = retry_after_seconds(response, self.runtime.wall()) if status in (429, 503) else None
         if status == 429:
             reason = f"the Devin API is rate limiting us (429: {detail})"
-            if retry_after is not None:
-                reason += f"; it asks to wait {retry_after:.0f} s"
+            if wait is not None:
+                reason += f"; it asks to wait {wait:.0f} s"
         else:
             reason = f"the Devin API failed ({status}: {detail})"
         provably_refused = status in (429, 503)
@@ -369,7 +406,7 @@ class DevinClient:
         if mode == "write" and not provably_refused:
             self.fail(UnreachableError, reason, "it may have been delivered: check the session before resending",
                         status, request_id)
-        return self._error(UnreachableError, reason, "try again later", status, request_id), retry_after
+        return self._error(UnreachableError, reason, "try again later", status, request_id), wait
 
     def _decode(self, response: httpx.Response) -> Any:
         if not response.content:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error, prepare, refuse_unreproducible
-from handoff.cli.options import create_options, read_context
+from handoff.cli.options import create_options, read_texts
 from handoff.cli.render import (
     Output,
     findings_json,
@@ -20,12 +20,14 @@ from handoff.cli.render import (
 from handoff.config import Settings, load_settings
 from handoff.devin.dialect import request_version
 from handoff.errors import UsageError
+from handoff.prompt import DEFAULT_PROMPT_BYTES
 
 
 def handoff_options(settings: Settings, *, tags: tuple[str, ...], redact: bool, no_untracked: bool,
-                    max_diff_bytes: int) -> HandoffOptions:
+                    max_diff_bytes: int, max_prompt_bytes: int = DEFAULT_PROMPT_BYTES) -> HandoffOptions:
     return HandoffOptions(include_untracked=not no_untracked, max_diff_bytes=max_diff_bytes, redact=redact,
-                          tags=tuple(tags), api_version=request_version(settings), user_id=settings.user_id)
+                          tags=tuple(tags), api_version=request_version(settings), user_id=settings.user_id,
+                          max_prompt_bytes=max_prompt_bytes)
 
 
 def enforce_gate(prepared: PreparedHandoff, out: Output) -> None:
@@ -58,7 +60,7 @@ def show_summary(prepared: PreparedHandoff, out: Output) -> None:
     request = prepared.request
     out.say(f"title:    {request.title}")
     out.say(f"tags:     {', '.join(request.body['tags'])}")
-    out.say(f"prompt:   {request.prompt_bytes} bytes ({request.api_version} body)")
+    out.say(f"prompt:   {request.prompt_bytes:,} bytes, all told ({request.api_version} body)")
     report = prepared.gate.report
     out.say(f"secrets:  none found in {report.scanned_bytes} bytes" if not report.findings
             else f"secrets:  {len(report.findings)} redacted")
@@ -70,9 +72,9 @@ def show_summary(prepared: PreparedHandoff, out: Output) -> None:
 @click.option("--allow-partial", "allow_partial", is_flag=True,
               help="Send even when Devin cannot rebuild your state (no repo, no remote, base not on the remote).")
 def create(task: str | None, context: str | None, context_file: str | None, tags: tuple[str, ...], redact: bool,
-           no_untracked: bool, max_diff_bytes: int, dry_run: bool, detach: bool, push: bool, interval: float,
-           archive: bool, each: str | None, api_url: str | None, org_id: str | None, user_id: str | None,
-           json_mode: bool, offline: bool = False, allow_partial: bool = False) -> int:
+           no_untracked: bool, max_diff_bytes: int, max_prompt_bytes: int, dry_run: bool, detach: bool, push: bool,
+           interval: float, archive: bool, each: str | None, api_url: str | None, org_id: str | None,
+           user_id: str | None, json_mode: bool, offline: bool = False, allow_partial: bool = False) -> int:
     """Hand a task and this checkout's state to a new Devin session, then follow it.
 
     Inspects the repo (branch, base commit on the remote, unpushed commits, uncommitted and
@@ -90,9 +92,11 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
     if not dry_run:
         settings.require_key()
     options = dataclasses.replace(handoff_options(settings, tags=tags, redact=redact, no_untracked=no_untracked,
-                                                  max_diff_bytes=max_diff_bytes), offline=offline,
-                                  allow_partial=allow_partial)
-    context_text = read_context(context, context_file)
+                                                  max_diff_bytes=max_diff_bytes, max_prompt_bytes=max_prompt_bytes),
+                                  offline=offline, allow_partial=allow_partial)
+    task, context_text = read_texts(task, context, context_file)
+    if each is None and not (task or "").strip():
+        raise UsageError("the task read from standard input is empty", 'pipe in what Devin should do')
     if push and not dry_run:
         _push_first(out)
     if each is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from handoff.errors import ConfigError
+from handoff.errors import ConfigError, UsageError
 
 
 @click.command()
@@ -17,6 +19,9 @@ def mcp() -> int:
       claude mcp add --scope user devin-handoff -- devin-handoff mcp
     Needs the optional extra: pip install 'devin-handoff[mcp]'.
     """
+    if sys.stdin is None or sys.stdin.closed:  # the protocol's input: without it there is no client to serve
+        raise UsageError("the MCP server talks over standard input, which is closed",
+                         "let an MCP client start it (e.g. claude mcp add … -- devin-handoff mcp)")
     try:
         from handoff.mcp.server import main
     except ModuleNotFoundError as exc:

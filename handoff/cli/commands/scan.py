@@ -6,7 +6,7 @@ import click
 
 from handoff.app.handoff import prepare
 from handoff.cli.commands.create import handoff_options
-from handoff.cli.options import content_options, json_option, read_context
+from handoff.cli.options import content_options, json_option, read_texts
 from handoff.cli.render import Output, findings_json, show_findings
 from handoff.config import load_settings
 from handoff.errors import EXIT_SECRETS
@@ -16,15 +16,16 @@ from handoff.errors import EXIT_SECRETS
 @content_options
 @json_option
 def scan(task: str | None, context: str | None, context_file: str | None, tags: tuple[str, ...], redact: bool,
-         no_untracked: bool, max_diff_bytes: int, json_mode: bool) -> int:
+         no_untracked: bool, max_diff_bytes: int, max_prompt_bytes: int, json_mode: bool) -> int:
     """Run the secret gate on exactly what `create` would send. No key, no network.
 
     Exit 0 when nothing is found, 3 when something would block a handoff.
     """
     out = Output(json_mode)
     options = handoff_options(load_settings(), tags=tags, redact=False, no_untracked=no_untracked,
-                              max_diff_bytes=max_diff_bytes)
-    prepared = prepare(task or "(scan)", read_context(context, context_file), options)
+                              max_diff_bytes=max_diff_bytes, max_prompt_bytes=max_prompt_bytes)
+    task, context_text = read_texts(task, context, context_file)
+    prepared = prepare(task or "(scan)", context_text, options)
     report = prepared.gate.report
     if json_mode:
         out.json(findings_json(report))
