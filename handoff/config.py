@@ -9,7 +9,7 @@ loopback) with no credentials, query or fragment.
 from __future__ import annotations
 
 import os
-import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -95,32 +95,20 @@ def check_api_url(url: str, source: str) -> str:
     return url.strip().rstrip("/")
 
 
-def git_config(cwd: str | None = None) -> dict[str, str]:
-    """All `handoff.*` values from git config, keys lower-cased without the prefix (one git call)."""
-    try:
-        done = subprocess.run(["git", "config", "--get-regexp", r"^handoff\."], cwd=cwd,
-                              capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    values: dict[str, str] = {}
-    for line in done.stdout.splitlines():
-        name, _, value = line.partition(" ")
-        values[name.removeprefix("handoff.").lower()] = value.strip()
-    return values
+def resolve_settings(read_git_config: Callable[[], Mapping[str, str]], api_url: str | None = None,
+                     org_id: str | None = None, user_id: str | None = None) -> Settings:
+    """Resolve settings: explicit flag > environment > git config > default. `read_git_config` gives the
+    `handoff.*` values (keys lower-cased, prefix dropped); it is called only when a flag and the environment
+    leave a value open (see handoff/app/settings.py, which reads them through the repo stage)."""
 
-
-def load_settings(api_url: str | None = None, org_id: str | None = None, user_id: str | None = None,
-                  cwd: str | None = None) -> Settings:
-    """Resolve settings: explicit flag > environment > git config > default."""
-
-    configured: dict[str, str] | None = None
+    configured: Mapping[str, str] | None = None
 
     def pick(flag: str | None, env: str, git_name: str) -> str | None:
         nonlocal configured
         if flag or os.environ.get(env):
             return (flag or os.environ.get(env) or "").strip() or None  # a Windows .env leaves a CR
         if configured is None:
-            configured = git_config(cwd)
+            configured = read_git_config()
         return configured.get(git_name.lower()) or None
 
     chosen_url = pick(api_url, "DEVIN_API_URL", "apiUrl")

@@ -248,9 +248,9 @@ def test_tail_failures_auth_unknown_id_bad_id(sim, kind):
 
 
 def test_interactive_reply_is_sent_and_following_goes_on(sim, monkeypatch):
+    from handoff.app.settings import load_settings
     from handoff.cli.following import follow_session
     from handoff.cli.render import Output
-    from handoff.config import load_settings
     from handoff.devin import DevinClient
 
     sid = new_session(sim, "v3", question="Which branch should I use?", messages=["Reading.", "On it.", "Done."])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handoff.config import Settings, load_settings
+from handoff.app.settings import load_settings
+from handoff.config import Settings
 
 
 def settings_with_key(api_url: str | None, org_id: str | None, user_id: str | None) -> Settings:

@@ -131,7 +131,7 @@ class ListResult(BaseModel):
 # -- the work, in plain blocking functions (run in worker threads) -----------------------------------
 
 def _require_settings(cwd: str | None) -> Any:
-    from handoff.config import load_settings
+    from handoff.app.settings import load_settings
 
     settings = load_settings(cwd=cwd)
     settings.require_key()
@@ -299,7 +299,7 @@ def send_message(session_id: str, message: str, cwd: str) -> SendResult:
 def list_handoffs(cwd: str) -> ListResult:
     """The CLI's `list`: the journal joined with the API; without a working key, the journal alone."""
     from handoff.app.sessions import list_handoffs as join
-    from handoff.config import load_settings
+    from handoff.app.settings import load_settings
 
     listing = join(load_settings(cwd=cwd))
     if listing.auth_error is not None:

@@ -167,7 +167,8 @@ def available() -> bool:
 
 
 def config_values(cwd: str | None, pattern: str) -> dict[str, str]:
-    """Git config entries whose key matches the regex `pattern` ({key: first value}); {} outside a repo or on error."""
+    """Git config entries whose key matches the regex `pattern` ({key: value}; the last value wins, as in git:
+    local config overrides global); {} outside a repo or on error."""
     try:
         git = Git(cwd or os.getcwd())
         status, out, _ = git.run("config", "-z", "--get-regexp", pattern, timeout=5)
@@ -177,7 +178,7 @@ def config_values(cwd: str | None, pattern: str) -> dict[str, str]:
     for entry in out.split(b"\0") if status == 0 else []:
         key, _, value = decode(entry).partition("\n")
         if key:
-            found.setdefault(key, value)
+            found[key] = value
     return found
 
 

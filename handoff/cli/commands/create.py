@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error, prepare, refuse_unreproducible
+from handoff.app.settings import load_settings
 from handoff.cli.options import create_options, read_texts
 from handoff.cli.render import (
     Output,
@@ -17,7 +18,7 @@ from handoff.cli.render import (
     sent_summary,
     show_findings,
 )
-from handoff.config import Settings, load_settings
+from handoff.config import Settings
 from handoff.devin.dialect import request_version
 from handoff.errors import UsageError
 from handoff.prompt import DEFAULT_PROMPT_BYTES

@@ -98,8 +98,8 @@ def demo(step_seconds: float, end: str, json_mode: bool) -> int:
 
 def _demo_handoff(repo_root: str, out: Output) -> int:
     from handoff.app.handoff import HandoffOptions, prepare
+    from handoff.app.settings import load_settings
     from handoff.cli.commands.create import launch_prepared, show_summary
-    from handoff.config import load_settings
 
     settings = load_settings()
     prepared = prepare(DEMO_TASK, DEMO_CONTEXT, HandoffOptions(api_version=settings.api_version), path=repo_root)

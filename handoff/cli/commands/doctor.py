@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 
+from handoff.app.settings import load_settings
 from handoff.cli.options import api_options, json_option
 from handoff.cli.render import Output
-from handoff.config import Settings, load_settings
+from handoff.config import Settings
 from handoff.errors import EXIT_CONFIG, EXIT_UNREACHABLE, HandoffError, mask_key
 
 DOCTOR_RETRY_BUDGET = 3.0  # a reachability check should answer quickly

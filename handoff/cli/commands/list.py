@@ -7,9 +7,9 @@ from typing import Any
 import click
 
 from handoff.app.sessions import list_handoffs
+from handoff.app.settings import load_settings
 from handoff.cli.options import api_options, json_option
 from handoff.cli.render import Output
-from handoff.config import load_settings
 
 
 def _list_text(rows: list[dict[str, Any]]) -> str:

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from handoff.app.settings import load_settings
 from handoff.cli.options import api_options, json_option
 from handoff.cli.render import Output
-from handoff.config import load_settings
 from handoff.errors import SessionFailed
 
 if TYPE_CHECKING:

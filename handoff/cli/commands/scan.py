@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from handoff.app.handoff import prepare
+from handoff.app.settings import load_settings
 from handoff.cli.commands.create import handoff_options
 from handoff.cli.options import content_options, json_option, read_texts
 from handoff.cli.render import Output, findings_json, show_findings
-from handoff.config import load_settings
 from handoff.errors import EXIT_SECRETS
 
 
