@@ -33,6 +33,8 @@ from functools import cache, lru_cache
 from itertools import accumulate, pairwise
 from typing import Any
 
+from handoff.gate.catalogue import RULES
+
 PRIVATE_KEY = "Private Key"
 KEYWORD = "Secret Keyword"
 
@@ -44,10 +46,6 @@ _KEYWORDS = (  # KeywordDetector's DENYLIST
     r"api_?key|auth_?key|service_?key|account_?key|db_?key|database_?key|priv_?key|private_?key"
     r"|client_?key|db_?pass|database_?pass|key_?pass|password|passwd|pwd|secret|contrase(?:ñ|n)a"
 )
-
-
-DEVIN_KEY_DETECTOR = "DevinApiKeyDetector"
-_DEVIN_KEY = r"\b(?:apk_user_|apk_|cog_)[A-Za-z0-9_\-]{16,}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,8 @@ PLUGINS: tuple[PluginSpec, ...] = (
     PluginSpec("MailchimpDetector", "mailchimp", r"-us\d", "vendor"),
     PluginSpec("NpmDetector", "npm", r"_authToken=", "vendor"),
     PluginSpec("OpenAIDetector", "openai", r"T3BlbkFJ", "vendor"),
-    PluginSpec("PrivateKeyDetector", "private_key", r"PRIVATE KEY|PuTTY-User-Key-File-2", "vendor"),
+    PluginSpec("PrivateKeyDetector", "private_key", r"PRIVATE KEY|PuTTY-User-Key-File-|OpenVPN Static key",
+               "vendor"),
     PluginSpec("PypiTokenDetector", "pypi_token", r"pypi-AgE", "vendor"),
     PluginSpec("SendGridDetector", "sendgrid", r"SG\.", "vendor"),
     PluginSpec("SlackDetector", "slack", r"(?i:xox[abposr]-|hooks\.slack\.com)", "vendor"),
@@ -87,8 +86,10 @@ PLUGINS: tuple[PluginSpec, ...] = (
     PluginSpec("StripeDetector", "stripe", r"[rs]k_live_", "vendor"),
     PluginSpec("TelegramBotTokenDetector", "telegram_token", r"\d{8}:[\w-]{35}", "vendor"),
     PluginSpec("TwilioKeyDetector", "twilio", r"(?:AC|SK)[a-z0-9]{32}", "vendor"),
-    # Not a detect-secrets plugin: Devin's own API keys, which no detect-secrets plugin knows (module "").
-    PluginSpec(DEVIN_KEY_DETECTOR, "", _DEVIN_KEY, "vendor"),
+    # The rule catalogue's plugins (handoff/gate/catalogue.py): triggered by each rule's keywords.
+    *(PluginSpec(rule.class_name, "rules",
+                 ("(?i:" if rule.ignore_case else "(?:") + "|".join(re.escape(k) for k in rule.keywords) + ")",
+                 "keyword" if rule.generic else "vendor") for rule in RULES),
     PluginSpec("KeywordDetector", "keyword", f"(?i:{_KEYWORDS})", "keyword"),
     # An entropy above the limit needs that many distinct characters: > 4.5 bits -> 23, > 3.0 -> 9.
     PluginSpec("Base64HighEntropyString", "high_entropy_strings",
@@ -114,15 +115,16 @@ _CASED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
         (r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}", ["DiscordBotTokenDetector"]),
         (r"gh[pousr]_", ["GitHubTokenDetector"]), ("GR1348941", ["GitLabTokenDetector"]),
         (r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-", ["GitLabTokenDetector"]),
-        ("apk_", [DEVIN_KEY_DETECTOR]), ("cog_", [DEVIN_KEY_DETECTOR]),
         ("eyJ", ["JwtTokenDetector"]), (r"-us\d", ["MailchimpDetector"]), ("_authToken=", ["NpmDetector"]),
         ("T3BlbkFJ", ["OpenAIDetector"]), ("PRIVATE KEY", ["PrivateKeyDetector"]),
-        ("PuTTY-User-Key-File-2", ["PrivateKeyDetector"]), ("pypi-AgE", ["PypiTokenDetector"]),
+        ("PuTTY-User-Key-File-", ["PrivateKeyDetector"]), ("OpenVPN Static key", ["PrivateKeyDetector"]),
+        ("pypi-AgE", ["PypiTokenDetector"]),
         (r"SG\.", ["SendGridDetector"]), ("sq0csp-", ["SquareOAuthDetector"]), ("k_live_", ["StripeDetector"]),
         (r":[\w-]{35}", ["TelegramBotTokenDetector"]), (r"AC[a-z0-9]{32}", ["TwilioKeyDetector"]),
         (r"SK[a-z0-9]{32}", ["TwilioKeyDetector"]),
         (f"\"[{_B64}]{{23,}}\"", [_ENTROPY_B64]), (f"'[{_B64}]{{23,}}'", [_ENTROPY_B64]),
         (r"\"[0-9a-fA-F]{9,}\"", [_ENTROPY_HEX]), (r"'[0-9a-fA-F]{9,}'", [_ENTROPY_HEX]),
+        *((re.escape(keyword), [rule.class_name]) for rule in RULES if not rule.ignore_case for keyword in rule.keywords),
     ))
 # Searched in the case-folded text: every case-insensitive trigger contains one of these.
 _FOLDED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
@@ -131,6 +133,8 @@ _FOLDED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
         ("token", _ASSIGNED[1:]), ("secret", [_KEYWORD, "IbmCosHmacDetector"]), ("contrase", [_KEYWORD]),
         ("aws", [_AWS]), ("cloudant", ["CloudantDetector"]), ("softlayer", ["SoftlayerDetector"]),
         (r"xox[abposr]-", ["SlackDetector"]), (r"hooks\.slack\.com", ["SlackDetector"]),
+        *((re.escape(keyword.lower()), [rule.class_name]) for rule in RULES if rule.ignore_case
+          for keyword in rule.keywords),
     ))
 ALL_PLUGINS = frozenset(spec.name for spec in PLUGINS)
 # Characters that `re.IGNORECASE` equates with an ASCII letter but `str.lower()` does not.
@@ -274,22 +278,11 @@ def _defer_import(name: str) -> None:
         sys.modules[name] = _DeferredModule(name)
 
 
-class _DevinKeyPlugin:
-    """The shape of a detect-secrets plugin, for Devin API keys (`apk_…`, `apk_user_…`, `cog_…`)."""
-
-    secret_type = "Devin API Key"
-    denylist = (re.compile(_DEVIN_KEY),)
-
-    def analyze_line(self, *, filename: str, line: str, line_number: int, context: Any) -> list[Any]:
-        return [types.SimpleNamespace(type=self.secret_type, secret_value=match.group())
-                for match in self.denylist[0].finditer(line)]
-
-
 @cache
 def _plugin(spec: PluginSpec) -> Any:
-    if not spec.module:
-        return _DevinKeyPlugin()
     _no_verification()
+    if spec.module == "rules":
+        return importlib.import_module("handoff.gate.plugins").CLASSES[spec.name]()
     module = importlib.import_module(f"detect_secrets.plugins.{spec.module}")
     plugin_class = getattr(module, spec.name)
     if spec.family == "entropy":
@@ -344,6 +337,7 @@ class Hit:
     value: str       # the raw value: used to redact; never shown
     family: str
     reported: str = ""   # the value as detect-secrets reports (and hashes) it, when that differs
+    prefix: str = ""     # what a masked preview may show: a vendor prefix, never a generic password's start
 
     @property
     def hashed_values(self) -> tuple[str, ...]:
@@ -395,15 +389,69 @@ def scan_line(line: str, path: str, profile: FileProfile = TEXT_PROFILE,
         for kind, value, reported in _plugin_values(spec, line, path):
             if not value or _is_false_positive(spec, value, line, path):
                 continue
+            if spec.family == "vendor":
+                value = whole_token(line, value, spec.name)
             known = hits.get(value)
             if known is None or _RANK[spec.family] < _RANK[known.family]:
-                hits[value] = Hit(kind=kind, value=value, family=spec.family, reported=reported)
+                hits[value] = Hit(kind=kind, value=value, family=spec.family, reported=reported,
+                                  prefix=vendor_prefix(spec, value))
     if "PRIVATE KEY" in line and not any(hit.kind == PRIVATE_KEY for hit in hits.values()):
         # detect-secrets lists the usual headers but not e.g. "BEGIN ENCRYPTED PRIVATE KEY".
         match = PRIVATE_KEY_BEGIN.search(line)
         if match:
             hits[match.group()] = Hit(kind=PRIVATE_KEY, value=match.group(), family="vendor")
-    return list(hits.values())
+    return _drop_overlaps(list(hits.values()))
+
+
+def _drop_overlaps(hits: list[Hit]) -> list[Hit]:
+    """One value seen by two plugins (a JWT in an Authorization header) is one finding: the most specific."""
+    if len(hits) < 2:
+        return hits
+    kept = []
+    for hit in hits:
+        if not any(other is not hit and hit.value in other.value and (
+                _RANK[other.family] < _RANK[hit.family] or len(other.value) > len(hit.value)) for other in hits):
+            kept.append(hit)
+    return kept
+
+
+_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_+/=-]*")
+_JWT_TAIL = re.compile(r"[A-Za-z0-9_+/=.-]*")
+
+
+def whole_token(line: str, value: str, plugin: str = "") -> str:
+    """The whole token around a match: a regex that stops after 24 characters of a 99-character key, or
+    before a JWT's signature, must not leave the rest of it behind when the value is redacted."""
+    start = line.find(value)
+    if start < 0:
+        return value
+    tail = (_JWT_TAIL if plugin == "JwtTokenDetector" else _TOKEN_TAIL).match(line, start + len(value))
+    whole = value + (tail.group() if tail else "")
+    return whole.rstrip(".") or value
+
+
+_AWS_PREFIX = re.compile(r"^(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)")
+_SHOWN_PREFIX = {"GitHubTokenDetector": 4, "SlackDetector": 5, "StripeDetector": 8, "SendGridDetector": 3,
+                 "JwtTokenDetector": 3, "PypiTokenDetector": 5, "SquareOAuthDetector": 7, "NpmDetector": 0}
+
+
+def vendor_prefix(spec: PluginSpec, value: str) -> str:
+    """The vendor prefix a masked preview may show (`ghp_`, `AKIA`, `sk-ant-`); "" for anything generic."""
+    if spec.family != "vendor":
+        return ""
+    if spec.module == "rules":
+        rule = _RULES_BY_CLASS[spec.name]
+        return rule.prefix if value.startswith(rule.prefix) else ""
+    if spec.name == "AWSKeyDetector":
+        match = _AWS_PREFIX.match(value)
+        return match.group() if match else ""
+    if spec.name == "GitLabTokenDetector":
+        dash = value.find("-")
+        return value[:dash + 1] if 0 < dash <= 8 else ""
+    return value[:_SHOWN_PREFIX.get(spec.name, 0)]
+
+
+_RULES_BY_CLASS = {rule.class_name: rule for rule in RULES}
 
 
 def _plugin_values(spec: PluginSpec, line: str, path: str) -> list[tuple[str, str, str]]:

@@ -82,10 +82,14 @@ def gate(patch: str, texts: Mapping[str, str], *, repo_root: str | None, redact:
 # Masking
 
 
-def mask(value: str) -> str:
-    """A preview that tells values apart without showing them: `AKIA…(20 chars)`, `…(9 chars)`."""
-    if len(value) >= 20:
-        return f"{value[:4]}…({len(value)} chars)"
+def mask(value: str, prefix: str = "") -> str:
+    """A preview that tells values apart without showing them: `AKIA…(20 chars)`, `…(9 chars)`.
+
+    At most a vendor prefix is shown (a fixed, public part of the format), and only while it leaves
+    most of the value hidden; never the first characters of a password or a generic token.
+    """
+    if prefix and value.startswith(prefix) and len(prefix) * 2 <= len(value):
+        return f"{prefix}…({len(value)} chars)"
     return f"…({len(value)} chars)"
 
 
@@ -256,7 +260,7 @@ class _Scan:
                     continue
                 preview = f"key block ({body + 1} lines)"
             else:
-                preview = mask(hit.value)
+                preview = mask(hit.value, hit.prefix)
             self.edits.append(_Edit(index, hit.value, hit.kind, skip))
             self.findings.append(Finding(source=source, line=number, kind=hit.kind, preview=preview))
 
