@@ -27,7 +27,7 @@ import sys
 import types
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import accumulate, pairwise
@@ -36,6 +36,7 @@ from typing import Any
 from handoff.gate.catalogue import RULES
 
 PRIVATE_KEY = "Private Key"
+AWS_KEY = "AWS Access Key"
 KEYWORD = "Secret Keyword"
 
 # ---------------------------------------------------------------------------------------------
@@ -352,11 +353,13 @@ _BINARY_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"\x1f\x8b", b"P
                  b"\x00\x00\x01\x00", b"wOF", b"OTTO", b"\x00\x01\x00\x00", b"<svg", b"<?xml", b"\x7fELF")
 _PLACEHOLDERS = re.compile(
     r"^(?:x+|\*+|\.+|-+|_+|#+|none|null|nil|true|false|undefined|todo|tbd|<[^>]*>|\{\{.*\}\}|%\(\w+\)s"
-    r"|(?:your|my|the|some)[-_ ]?[\w-]*"
+    r"|(?:your|my|the|some)[-_ ]?(?:api[-_ ]?|access[-_ ]?|auth[-_ ]?|app[-_ ]?|db[-_ ]?)?"
+    r"(?:key|token|secret|password|pass|pwd)s?"
     # default credentials of local services (docker-compose, CI services, .env.example)
     r"|postgres|postgresql|mysql|mariadb|root|admin|guest|user|test|dev|local|default|pass|secret|password"
     r"|passwd|pwd|demo|docker|app|minioadmin|rabbitmq|redis|mongo|sa|foo|bar|baz|qux|quux|value"
-    r"|.*(?:changeme|change_me|change-me|example|placeholder|dummy|sample|redacted|replace[-_]?me|[-_]here|xxxx).*)$",
+    r"|.*(?:changeme|change_me|change-me|changethis|change_this|change-this|example|placeholder|dummy|sample"
+    r"|redacted|replace[-_]?me|[-_]here|xxxx|\*\*\*\*).*)$",
     re.IGNORECASE)
 _LOCAL_HOSTS = re.compile(
     r"^(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[?::1\]?|host\.docker\.internal|[\w-]+\.(?:local|test|example|invalid)"
@@ -376,7 +379,7 @@ _RANK = {"vendor": 0, "keyword": 1, "entropy": 2}
 
 
 def scan_line(line: str, path: str, profile: FileProfile = TEXT_PROFILE,
-              specs: Iterable[PluginSpec] | None = None) -> list[Hit]:
+              specs: Iterable[PluginSpec] | None = None, nearby: Callable[[], str] | None = None) -> list[Hit]:
     """Secrets in one line (the pre-filter already let it through), false positives dropped."""
     if specs is None:
         specs = plugins_for_line(line, profile)
@@ -387,7 +390,7 @@ def scan_line(line: str, path: str, profile: FileProfile = TEXT_PROFILE,
         if spec.name == _ENTROPY_HEX and not _CREDENTIAL_WORDS.search(line):
             continue        # its finds would all be dropped below (bare hex is a digest or an id)
         for kind, value, reported in _plugin_values(spec, line, path):
-            if not value or _is_false_positive(spec, value, line, path):
+            if not value or _is_false_positive(spec, value, line, path) or _is_public(spec, value, line, path, nearby):
                 continue
             if spec.family == "vendor":
                 value = whole_token(line, value, spec.name)
@@ -395,8 +398,8 @@ def scan_line(line: str, path: str, profile: FileProfile = TEXT_PROFILE,
             if known is None or _RANK[spec.family] < _RANK[known.family]:
                 hits[value] = Hit(kind=kind, value=value, family=spec.family, reported=reported,
                                   prefix=vendor_prefix(spec, value))
-    if "PRIVATE KEY" in line and not any(hit.kind == PRIVATE_KEY for hit in hits.values()):
-        # detect-secrets lists the usual headers but not e.g. "BEGIN ENCRYPTED PRIVATE KEY".
+    if not any(hit.kind == PRIVATE_KEY for hit in hits.values()):
+        # detect-secrets lists the usual headers but not e.g. "BEGIN ENCRYPTED PRIVATE KEY", PuTTY v3, OpenVPN.
         match = PRIVATE_KEY_BEGIN.search(line)
         if match:
             hits[match.group()] = Hit(kind=PRIVATE_KEY, value=match.group(), family="vendor")
@@ -469,7 +472,8 @@ def _plugin_values(spec: PluginSpec, line: str, path: str) -> list[tuple[str, st
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-PRIVATE_KEY_BEGIN = re.compile(r"BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?")
+PRIVATE_KEY_BEGIN = re.compile(r"BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?|BEGIN OpenVPN Static key V1"
+                               r"|PuTTY-User-Key-File-\d: \S+")
 
 
 def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bool:
@@ -484,6 +488,8 @@ def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bo
     if (heuristic.is_potential_uuid(value) or heuristic.is_likely_id_string(value, line)
             or heuristic.is_prefixed_with_dollar_sign(value)):
         return True
+    if spec.module == "rules":          # a catalogue rule's structure already says where the value is
+        return _is_keyword_false_positive(value, line, named=False)
     if spec.family == "keyword":
         return _is_indirect_reference(line) or _is_keyword_false_positive(value, line)
     return _is_entropy_false_positive(spec, value, line)
@@ -494,10 +500,9 @@ def _is_local_or_default_login(password: str, line: str) -> bool:
     if _PLACEHOLDERS.match(password) or password.startswith(("$", "{", "<", "%")) \
             or " " in urllib.parse.unquote(password):
         return True
-    for match in re.finditer(r"://([^:/@\s]*):" + re.escape(password) + r"@([\w.-]+|\[[^\]]*\])", line):
-        if match.group(1) == password or _LOCAL_HOSTS.match(match.group(2)):
-            return True
-    return False
+    # A real password stays a secret on localhost too; only `user:user@` style defaults are let through.
+    return any(match.group(1) == password
+               for match in re.finditer(r"://([^:/@\s]*):" + re.escape(password) + r"@", line))
 
 
 # detect-secrets' is_indirect_reference (`secret = get_secret()`, `key = headers['apikey']`) without its
@@ -514,19 +519,76 @@ def _is_filler(value: str) -> bool:
     return len(value) >= 8 and Counter(value).most_common(1)[0][1] * 2 > len(value)
 
 
-def _is_keyword_false_positive(value: str, line: str) -> bool:
+def _is_keyword_false_positive(value: str, line: str, named: bool = True) -> bool:
     value = value.strip()
     if any(ch.isspace() for ch in value):          # prose: "Enter your password"
         return True
-    if value.endswith(("_", "-", "/", ":", ".")):
+    if value.endswith(("_", "-", "/", ":")) and _CONCATENATED.search(line, max(line.find(value), 0)):
         return True                                 # the prefix of a concatenation: "apk_user_" + …
     if _IDENTIFIER.match(value) and _KEYWORD_IN_NAME.search(value):
         return True                                 # a name: "challengePassword", "db_secret_arn"
     if _PLACEHOLDERS.match(value) or value.startswith(("${", "{{", "%(", "os.environ", "process.env", "ENV[")):
         return True
+    if not named:
+        return False
     position = line.find(value)
     name = _NAME_BEFORE_VALUE.search(line, 0, position) if position > 0 else None
     return bool(name and _REFERENCE_NAME.search(name.group(1)))
+
+
+_CONCATENATED = re.compile(r"[\"'`]\s*(?:\+|\.\s|\|\||,\s*\w+\))|\$\{|%s|\{\}")
+
+# Public by design: values whose name says they are meant to be seen (publishable/site/public keys,
+# certificate pins, JWKS public members), and prefixes of publishable keys.
+_PUBLIC_NAME = re.compile(
+    r"publishable|public|sitekey|site[-_]key|site_?id|pin[-_]sha|(?:^|[^a-z])pin(?:s|ned)?(?:[^a-z]|$)|spki|fingerprint"
+    r"|vapid|application_?server_?key|search[-_]?(?:only|api)?[-_]?key|searchkey|anon[-_]?key|measurement_?id"
+    r"|client[-_]?id|app[-_]?id|tracking|integrity|checksum|digest|sha(?:1|256|384|512)|hash|nonce|salt_?rounds",
+    re.IGNORECASE)
+_PUBLIC_PREFIX = re.compile(r"^(?:pk_(?:live|test)_|sb_publishable_|pk\.eyJ|6L[\w-]{38}$|0x4AAAAAAA|BP[\w-]{80,}$)")
+_JWK_PUBLIC_MEMBER = re.compile(r"[\"'](?:n|e|x|y|x5c|x5t|x5t#S256|kid|crv|kty|use|alg)[\"']\s*:\s*\[?\s*[\"']$")
+_SEARCH_CONTEXT = re.compile(r"indexName|docsearch|searchOnly|search_only|algoliasearch|typesense|meilisearch",
+                             re.IGNORECASE)
+_I18N_PATH = re.compile(r"(?:^|/)(?:locales?|i18n|l10n|lang|langs|languages|translations?|messages)(?:/|$)"
+                        r"|\.(?:po|pot|xliff|xlf|strings|arb|resx)$|(?:^|/)[a-z]{2}(?:[-_][A-Za-z]{2})?\.(?:json|ya?ml)$")
+
+
+def _is_public(spec: PluginSpec, value: str, line: str, path: str, nearby: Callable[[], str] | None) -> bool:
+    """Values that are public by design, or words, not secrets."""
+    if spec.name == "JwtTokenDetector":
+        return _is_public_jwt(value)
+    if spec.family == "vendor":
+        return False
+    if _PUBLIC_PREFIX.match(value):
+        return True
+    position = line.find(value)
+    before = line[:position] if position >= 0 else line
+    name = _NAME_BEFORE_VALUE.search(before)
+    if name and _PUBLIC_NAME.search(name.group(1)):
+        return True
+    if _JWK_PUBLIC_MEMBER.search(before) or re.search(r"(?:pin-sha256|sha256/)\s*=?\s*[\"']?$", before):
+        return True
+    if _is_word(value) and (_I18N_PATH.search(path) or not value.isascii()):
+        return True                 # a translation of "password"/"secret", not one
+    if nearby is not None and _SEARCH_CONTEXT.search(nearby()):
+        return True                 # a search-only key of a hosted search service, shipped to browsers
+    return False
+
+
+def _is_word(value: str) -> bool:
+    return bool(re.fullmatch(r"[^\W\d_]+(?:[ '-][^\W\d_]+)*[.?!]?", value))
+
+
+def _is_public_jwt(value: str) -> bool:
+    """A JWT whose payload says it is the public/anonymous role (e.g. a Supabase anon key)."""
+    parts = value.split(".")
+    if len(parts) < 2:
+        return False
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return False
+    return bool(re.search(r"\"role\"\s*:\s*\"(?:anon|public)\"", payload))
 
 
 def _is_entropy_false_positive(spec: PluginSpec, value: str, line: str) -> bool:

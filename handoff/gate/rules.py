@@ -35,7 +35,7 @@ _FIELD = re.compile(r"\{(\w+):(\d+)\}")
 
 @dataclass(frozen=True)
 class Rule:
-    """One token format. `pattern` matches the token; a named group `secret` narrows the value."""
+    """One token format. `pattern` matches the token; named groups (the first that matched) narrow the value."""
 
     id: str                     # stable id, also the plugin's class name (CamelCased)
     name: str                   # detect-secrets secret_type, shown in findings
@@ -61,7 +61,8 @@ class Rule:
         """The secret values this rule sees in `line` (the `secret` group, or the whole match)."""
         found = []
         for match in self.regex.finditer(line):
-            value = match.group("secret") if "secret" in self.regex.groupindex else match.group()
+            groups = [group for group in match.groupdict().values() if group]
+            value = groups[0] if groups else ("" if self.regex.groupindex else match.group())
             if value:
                 found.append(value)
         return found
