@@ -224,7 +224,7 @@ RULES: tuple[Rule, ...] = (
          "{alnum:16}", "{alnum:2}", ignore_case=True, generic=True,
          context='"Server=sql01.acme-corp.io;Database=orders;User Id=app;Password={};"'),
     Rule("url-password", "URL Credentials",
-         r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@\"'<>]*:(?P<secret>[^\s/@\"'<>]{3,})@[\w.\[\]-]", ("://",),
+         r"(?<=[A-Za-z0-9])://[^\s:/@\"'<>]*:(?P<secret>[^\s/@\"'<>]{3,})@[\w.\[\]-]", ("://",),
          "https://www.rfc-editor.org/rfc/rfc3986#section-3.2.1", "{alnum:16}", "{alnum:2}", generic=True,
-         context="REDIS_URL=redis://:{}@cache.acme-corp.io:6379/0"),
+         context="REDIS_URL=redis://:{}@cache.acme-corp.io:6379/0", trigger=r"://[^\s:/@\"'<>]*:[^\s/@\"'<>]{3,}@"),
 )

@@ -27,7 +27,7 @@ import sys
 import types
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import accumulate, pairwise
@@ -88,8 +88,8 @@ PLUGINS: tuple[PluginSpec, ...] = (
     PluginSpec("TelegramBotTokenDetector", "telegram_token", r"\d{8}:[\w-]{35}", "vendor"),
     PluginSpec("TwilioKeyDetector", "twilio", r"(?:AC|SK)[a-z0-9]{32}", "vendor"),
     # The rule catalogue's plugins (handoff/gate/catalogue.py): triggered by each rule's keywords.
-    *(PluginSpec(rule.class_name, "rules",
-                 ("(?i:" if rule.ignore_case else "(?:") + "|".join(re.escape(k) for k in rule.keywords) + ")",
+    *(PluginSpec(rule.class_name, "rules", rule.trigger or (
+        ("(?i:" if rule.ignore_case else "(?:") + "|".join(re.escape(k) for k in rule.keywords) + ")"),
                  "keyword" if rule.generic else "vendor") for rule in RULES),
     PluginSpec("KeywordDetector", "keyword", f"(?i:{_KEYWORDS})", "keyword"),
     # An entropy above the limit needs that many distinct characters: > 4.5 bits -> 23, > 3.0 -> 9.
@@ -137,6 +137,76 @@ _FOLDED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
         *((re.escape(keyword.lower()), [rule.class_name]) for rule in RULES if rule.ignore_case
           for keyword in rule.keywords),
     ))
+
+
+def _split_literals(needles: tuple[tuple[re.Pattern[str], frozenset[str]], ...]) -> tuple[
+        tuple[tuple[str, frozenset[str]], ...], tuple[tuple[re.Pattern[str], frozenset[str]], ...]]:
+    """Literal needles (see _LiteralSearch) apart from patterns."""
+    literals: dict[str, set[str]] = {}
+    patterns = []
+    for needle, names in needles:
+        text = needle.pattern.replace("\\", "")
+        if re.escape(text) == needle.pattern or (text == needle.pattern and re.escape(text) == text):
+            literals.setdefault(text, set()).update(names)
+        else:
+            patterns.append((needle, names))
+    # Literals that share their first three characters, one of them punctuation ("sk-", "dp."), are
+    # searched as that prefix: one pass over the text instead of several.
+    groups: dict[str, list[str]] = {}
+    for literal in literals:
+        groups.setdefault(literal[:3], []).append(literal)
+    for prefix, members in groups.items():
+        if len(members) > 1 and not prefix.isalnum():
+            for member in members:
+                literals.setdefault(prefix, set()).update(literals.pop(member))
+    return tuple((literal, frozenset(names)) for literal, names in literals.items()), tuple(patterns)
+
+
+@dataclass(frozen=True)
+class _LiteralSearch:
+    """Many literals in few passes. Python's `re` tries an alternation at every position unless the
+    first character rules a position out, which it checks in C against a set: so literals that end in
+    punctuation (`ghp_`, `sk-`, `dp.`) are searched reversed, in the reversed text, where they start with
+    a rare character; those that start with one (`AKIA`, `--token`) forwards; the rest with str.find."""
+
+    reversed_: re.Pattern[str] | None
+    forward: re.Pattern[str] | None
+    finds: tuple[str, ...]
+    names: dict[str, frozenset[str]]
+
+    @classmethod
+    def build(cls, literals: tuple[tuple[str, frozenset[str]], ...]) -> _LiteralSearch:
+        names = dict(literals)
+        ends_odd = [lit for lit in names if not lit[-1].isalnum()]
+        starts_odd = [lit for lit in names if lit[-1].isalnum() and not lit[0].islower()]
+        rest = tuple(lit for lit in names if lit[-1].isalnum() and lit[0].islower())
+
+        def alternation(items: list[str]) -> re.Pattern[str] | None:
+            return re.compile("|".join(re.escape(item) for item in sorted(items, key=len, reverse=True))) \
+                if items else None
+        return cls(alternation([lit[::-1] for lit in ends_odd]), alternation(starts_odd), rest, names)
+
+    def positions(self, text: str) -> Iterator[tuple[int, frozenset[str]]]:
+        """(offset, plugins) of literal hits; at least one per line that holds any literal."""
+        if self.reversed_ is not None:
+            backwards, size = text[::-1], len(text)
+            for match in self.reversed_.finditer(backwards):
+                yield size - match.end(), self.names[match.group()[::-1]]
+        if self.forward is not None:
+            for match in self.forward.finditer(text):
+                yield match.start(), self.names[match.group()]
+        for literal in self.finds:
+            names, find = self.names[literal], text.find
+            at = find(literal)
+            while at >= 0:
+                yield at, names
+                at = find(literal, text.find("\n", at) + 1 or len(text))   # one hit per line is enough
+
+
+_CASED_LITERALS, _CASED_PATTERNS = _split_literals(_CASED_NEEDLES)
+_FOLDED_LITERALS, _FOLDED_PATTERNS = _split_literals(_FOLDED_NEEDLES)
+_CASED_SEARCH = _LiteralSearch.build(_CASED_LITERALS)
+_FOLDED_SEARCH = _LiteralSearch.build(_FOLDED_LITERALS)
 ALL_PLUGINS = frozenset(spec.name for spec in PLUGINS)
 # Characters that `re.IGNORECASE` equates with an ASCII letter but `str.lower()` does not.
 _FOLD_ODD = re.compile("[\u0130\u0131\u017f\u212a]")
@@ -156,7 +226,16 @@ def candidate_lines(text: str, lines: list[str] | None = None) -> dict[int, set[
         lines = text.split("\n")
     starts = [0, *accumulate(len(line) + 1 for line in lines)]
     found: dict[int, set[str]] = {}
-    for haystack, needles in ((text, _CASED_NEEDLES), (_fold(text), _FOLDED_NEEDLES)):
+    folded = _fold(text)
+    for haystack, search in ((text, _CASED_SEARCH), (folded, _FOLDED_SEARCH)):
+        for at, names in search.positions(haystack):
+            index = bisect.bisect_right(starts, at) - 1
+            known = found.get(index)
+            if known is None:
+                found[index] = set(names)
+            else:
+                known |= names
+    for haystack, needles in ((text, _CASED_PATTERNS), (folded, _FOLDED_PATTERNS)):
         for needle, names in needles:
             search = needle.search
             match = search(haystack)
@@ -222,12 +301,17 @@ def plugins_for_line(line: str, profile: FileProfile = TEXT_PROFILE,
     """The plugins among `names` whose trigger matches `line` (the ones worth running on it)."""
     entropy = profile.entropy and len(line) <= _LONG_LINE
     return tuple(
-        spec for spec, trigger in _TRIGGERS
-        if spec.name in names
-        and (entropy or spec.family != "entropy")
+        spec for spec, trigger in _routed(frozenset(names))
+        if (entropy or spec.family != "entropy")
         and (profile.keyword or spec.family == "vendor")
         and trigger.search(line)
     )
+
+
+@lru_cache(maxsize=1024)
+def _routed(names: frozenset[str]) -> tuple[tuple[PluginSpec, re.Pattern[str]], ...]:
+    """The (plugin, trigger) pairs for `names`, in PLUGINS order (few distinct sets occur: cached)."""
+    return tuple(pair for pair in _TRIGGERS if pair[0].name in names)
 
 
 def is_candidate(line: str, path: str = "") -> bool:
@@ -389,6 +473,8 @@ def scan_line(line: str, path: str, profile: FileProfile = TEXT_PROFILE,
     for spec in specs:
         if spec.name == _ENTROPY_HEX and not _CREDENTIAL_WORDS.search(line):
             continue        # its finds would all be dropped below (bare hex is a digest or an id)
+        if spec.family == "entropy" and "integrity" in line:
+            continue        # the same: subresource-integrity and lock-file hashes
         for kind, value, reported in _plugin_values(spec, line, path):
             if not value or _is_false_positive(spec, value, line, path) or _is_public(spec, value, line, path, nearby):
                 continue
@@ -605,6 +691,11 @@ def _is_entropy_false_positive(spec: PluginSpec, value: str, line: str) -> bool:
     if credential_context:
         return False
     return len(value) >= 200 or _decodes_to_fixture(value)
+
+
+def has_credential_context(value: str, line: str) -> bool:
+    """A credential word (key, token, password, …) on the line, outside the value itself."""
+    return bool(_CREDENTIAL_WORDS.search(line.replace(value, " ")))
 
 
 def _is_ordered(value: str) -> bool:

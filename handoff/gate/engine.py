@@ -211,7 +211,7 @@ class _Edit:
 
 
 _REDACTED_KEY = "[REDACTED Private Key]"
-_KEY_ROW_IN_PATCH = re.compile(r"^[-+][ \t]*[\"']?[A-Za-z0-9+/]{60,76}={0,2}[\"']?[ \t]*\r?$", re.MULTILINE)
+_KEY_ROW_IN_PATCH = re.compile(r"\n[-+][ \t]*[\"']?[A-Za-z0-9+/]{60,76}={0,2}[\"']?[ \t]*\r?\n")
 _CREDENTIAL_FILES = frozenset({".pgpass", "pgpass.conf", ".netrc", "_netrc", ".npmrc", "config.json"})
 _KEY_INLINE = re.compile(
     r"(?:-----|---- )?BEGIN(?:[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?| OpenVPN Static key V1)(?: ----|-----)?"
@@ -235,6 +235,7 @@ class _Scan:
         self.edits: list[_Edit] = []
         self.key_lines: dict[int, int] = {}     # line index -> prefix length, for key-block bodies
         self.seen: set[tuple[int, str]] = set()   # (line index, value) already reported
+        self.finding_lines: list[int] = []          # line index of each finding (-1: not a line)
         self.aws_ids: list[tuple[int, str, int, int, str]] = []
 
     def scan_line(self, index: int, text: str, path: str, profile: scan.FileProfile,
@@ -251,12 +252,12 @@ class _Scan:
             hits = scan.scan_line(text, path, profile, specs, nearby=lambda: self._nearby(index))
             if hits:
                 self._record(index, text, hits, path, source, number, skip)
-        if len(text) <= structure.WINDOW:
+        if len(text) <= structure.WINDOW and structure.may_have_views(path, text):
             for view in structure.line_views(path, text, self._following_texts(index, text)):
                 self.scan_view(index, view, path, profile, source, number, skip)
 
     def scan_view(self, index: int, view: structure.View, path: str, profile: scan.FileProfile,
-                  source: str, number: int, skip: int) -> None:
+                  source: str, number: int, skip: int, named_entropy: bool = False) -> None:
         """Scan a view of a line (see handoff/gate/structure.py); findings land on the line it came from."""
         names = scan.candidate_lines(view.text).get(0)
         if not names:
@@ -268,6 +269,8 @@ class _Scan:
         if target is None:
             return
         hits = scan.scan_line(view.text, path, profile, specs, nearby=lambda: self._nearby(target))
+        if named_entropy:
+            hits = [hit for hit in hits if hit.family != "entropy" or scan.has_credential_context(hit.value, view.text)]
         if view.real or view.kind:
             hits = [scan.Hit(kind=view.kind or hit.kind, value=view.real or hit.value, family=hit.family,
                              prefix="" if view.real else hit.prefix) for hit in hits]
@@ -276,8 +279,10 @@ class _Scan:
 
     def _scan_windows(self, index: int, text: str, path: str, profile: scan.FileProfile,
                       source: str, number: int, skip: int) -> None:
+        """Keyword and entropy checks on the pieces of a long line; in minified code an entropy find
+        counts only when a credential word stands beside it."""
         for piece in structure.windows(text):
-            self.scan_view(index, structure.View(piece), path, profile, source, number, skip)
+            self.scan_view(index, structure.View(piece), path, profile, source, number, skip, named_entropy=True)
 
     def _record(self, index: int, text: str, hits: list[scan.Hit], path: str, source: str, number: int,
                 skip: int) -> None:
@@ -302,6 +307,7 @@ class _Scan:
                 self.aws_ids.append((index, source, number, skip, path))
             self.edits.append(_Edit(index, hit.value, hit.kind, skip))
             self.findings.append(Finding(source=source, line=number, kind=hit.kind, preview=preview))
+            self.finding_lines.append(index)
 
     def _line_at(self, index: int, offset: int) -> int | None:
         if not offset:
@@ -327,8 +333,10 @@ class _Scan:
     def finish(self) -> None:
         """Checks that need every finding first: bare AWS secret keys beside a key id."""
         for index, source, number, skip, path in self.aws_ids:
-            window = [line[skip:] if len(line) > skip else "" for line in self.lines]
-            for near, value in structure.aws_secrets_near(window, index):
+            start = max(0, index - 5)
+            window = [line[skip:] for line in self.lines[start:index + 6]]
+            for near, value in structure.aws_secrets_near(window, index - start):
+                near += start
                 if (near, value) in self.seen:
                     continue
                 self.seen.add((near, value))
@@ -338,6 +346,18 @@ class _Scan:
                 self.edits.append(_Edit(near, value, structure.AWS_SECRET_KIND, skip))
                 self.findings.append(Finding(source=source, line=number + self._distance(index, near),
                                              kind=structure.AWS_SECRET_KIND, preview=mask(value)))
+                self.finding_lines.append(near)
+        self._fold_into_key_blocks()
+
+    def _fold_into_key_blocks(self) -> None:
+        """A find inside a key block's body is part of that key: one finding, redacted with the block."""
+        if not self.key_lines:
+            return
+        kept = [(finding, index) for finding, index in zip(self.findings, self.finding_lines, strict=True)
+                if finding.kind == scan.PRIVATE_KEY or index not in self.key_lines]
+        self.findings = [finding for finding, _index in kept]
+        self.finding_lines = [index for _finding, index in kept]
+        self.edits = [edit for edit in self.edits if edit.kind == scan.PRIVATE_KEY or edit.index not in self.key_lines]
 
     def _distance(self, index: int, near: int) -> int:
         return near - index
@@ -446,7 +466,7 @@ class _Section:
         self.deleted = False
         self.created = False
         self.binary = False
-        self.rows: list[tuple[int, str, int]] = []    # (line index, side, line number) of hunk lines
+        self.rows: list[tuple[int, str, int]] | None = None    # see _PatchScan._rows
 
     @property
     def path(self) -> str:
@@ -561,7 +581,6 @@ class _PatchScan(_Scan):
                         new_left -= 1
                     if not section.first_number:
                         section.first_number = old_no if side == "-" else new_no
-                    section.rows.append((index, side, old_no if side == "-" else new_no))
                     if every_line or index in candidates:
                         names = scan.ALL_PLUGINS if every_line else candidates[index]
                         pending.append(_Pending(index, section, side, old_no if side == "-" else new_no, names))
@@ -659,8 +678,11 @@ class _PatchScan(_Scan):
         """Whole-file structures (credentials files, Kubernetes data) and key bodies without their BEGIN line."""
         wants_data = "-data:" in patch or "kind: Secret" in patch or '"auths"' in patch
         wants_keys = bool(_KEY_ROW_IN_PATCH.search(patch))
+        if not (wants_data or wants_keys or any(
+                os.path.basename(section.path).lower() in _CREDENTIAL_FILES for section in self.sections)):
+            return
         for section in self.sections:
-            if not section.rows or self.baseline.excludes_file(section.path):
+            if not section.hunks or self.baseline.excludes_file(section.path):
                 continue
             name = os.path.basename(section.path).lower()
             if wants_data or name in _CREDENTIAL_FILES:
@@ -668,8 +690,33 @@ class _PatchScan(_Scan):
             if wants_keys:
                 self._key_bodies(section)
 
+    def _rows(self, section: _Section) -> list[tuple[int, str, int]]:
+        """(line index, side, line number) of the section's hunk lines (walked again: rarely needed)."""
+        if section.rows is None:
+            rows: list[tuple[int, str, int]] = []
+            old_no = new_no = old_left = new_left = 0
+            for index in range(section.start, section.end):
+                raw = self.lines[index]
+                hunk = _HUNK.match(raw) if raw.startswith("@@") else None
+                if hunk:
+                    old_no, new_no = max(int(hunk.group(1)) - 1, 0), max(int(hunk.group(3)) - 1, 0)
+                    old_left, new_left = int(hunk.group(2) or 1), int(hunk.group(4) or 1)
+                    continue
+                first = raw[:1]
+                if first == "+" and new_left > 0:
+                    new_no, new_left = new_no + 1, new_left - 1
+                    rows.append((index, "+", new_no))
+                elif first == "-" and old_left > 0:
+                    old_no, old_left = old_no + 1, old_left - 1
+                    rows.append((index, "-", old_no))
+                elif (first == " " or not raw) and old_left > 0 and new_left > 0:
+                    old_no, new_no, old_left, new_left = old_no + 1, new_no + 1, old_left - 1, new_left - 1
+                    rows.append((index, " ", new_no))
+            section.rows = rows
+        return section.rows
+
     def _side_rows(self, section: _Section, sides: str) -> list[tuple[int, str, int]]:
-        return [(index, self.lines[index][1:].rstrip("\r"), number) for index, side, number in section.rows
+        return [(index, self.lines[index][1:].rstrip("\r"), number) for index, side, number in self._rows(section)
                 if side in sides]
 
     def _section_views(self, section: _Section) -> None:
@@ -687,7 +734,7 @@ class _PatchScan(_Scan):
                 self.scan_view(index, view, path, scan.profile_for(path), path, number, 1)
 
     def _near_change(self, section: _Section, index: int) -> bool:
-        return any(side in "+-" and abs(row - index) <= 3 for row, side, _number in section.rows)
+        return any(side in "+-" and abs(row - index) <= 3 for row, side, _number in self._rows(section))
 
     def _key_bodies(self, section: _Section) -> None:
         for sides in ("+", "-"):
@@ -706,6 +753,7 @@ class _PatchScan(_Scan):
                 first = rows[run[0]]
                 self.findings.append(Finding(source=section.source_for(sides), line=first[2], kind=scan.PRIVATE_KEY,
                                              preview=f"key block ({len(run)} lines, header outside the change)"))
+                self.finding_lines.append(first[0])
 
     def _working_file(self, section: _Section) -> str | None:
         """The file as it is in the working tree (what the hunk changed), when the repo is at hand."""
@@ -760,6 +808,7 @@ class _PatchScan(_Scan):
             if sensitive:
                 self.findings.append(Finding(source=sensitive[-1], line=max(section.first_number, 1),
                                              kind=SENSITIVE_FILE, preview=_describe(section)))
+                self.finding_lines.append(-1)
                 self.sensitive_sections.append(section)
 
     def redacted(self) -> str:

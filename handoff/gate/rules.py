@@ -48,6 +48,7 @@ class Rule:
     ignore_case: bool = False   # keywords are matched case-insensitively
     generic: bool = False       # a keyword-led rule: placeholder/reference filters apply to its value
     context: str = "{}"         # how the example stands in a line when it needs a keyword beside it
+    trigger: str = ""           # a narrower per-line check than the keywords (must match wherever pattern does)
 
     @property
     def class_name(self) -> str:

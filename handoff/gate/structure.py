@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 _CODE_EXTENSIONS = frozenset({
     ".py", ".pyi", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".go", ".java", ".kt", ".kts", ".scala", ".rb",
@@ -26,6 +27,7 @@ _CODE_EXTENSIONS = frozenset({
 })
 
 
+@lru_cache(maxsize=4096)
 def is_code(path: str) -> bool:
     """Source code quotes its strings; config, env, docs and texts often do not."""
     return os.path.splitext(path.lower())[1] in _CODE_EXTENSIONS
@@ -43,6 +45,8 @@ class View:
 _ASSIGNMENT = re.compile(
     r"^(\s*(?:-\s+)?(?:export\s+|ENV\s+|ARG\s+|set\s+|setenv\s+)?[\"']?[A-Za-z_][\w.-]*[\"']?\s*(?:=|:|\s)\s*)"
     r"([^\s'\"#{}\[\]|>&*!%@`][^\s#]*)\s*(?:#.*)?$")
+# Names under which an unquoted value is worth a look (the same words the pre-filter's needles know).
+_CREDENTIAL_NAME = re.compile(r"key|token|secret|passw|pwd|pass\b|auth|credential|private|cred", re.IGNORECASE)
 # `… use API_SECRET=abc123 when …`: a KEY=value pasted into prose
 _INLINE_ASSIGNMENT = re.compile(r"(?<![\w$])([A-Z][A-Z0-9_]*(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|PWD)[A-Z0-9_]*)"
                                 r"=([^\s'\"$<{][^\s'\"]*)")
@@ -52,31 +56,37 @@ _ENV_NAME = re.compile(r"^\s*-?\s*name:\s*[\"']?([A-Za-z_][\w.-]*)[\"']?\s*$")
 _ENV_VALUE = re.compile(r"^\s*value:\s*[\"']?([^\"'\s][^\"']*?)[\"']?\s*$")
 
 
+def may_have_views(path: str, text: str) -> bool:
+    """Cheap test before line_views: code files only have XML elements and escaped quotes to look at."""
+    return not is_code(path) or "</" in text or '\\"' in text
+
+
 def needs_following(text: str) -> bool:
     """True when a line's views depend on the lines after it (a block scalar, a `- name:` entry)."""
-    return bool(_BLOCK_SCALAR.match(text) or _ENV_NAME.match(text))
+    return ("name" in text or text.rstrip().endswith(("|", ">", "-", "+"))) and bool(
+        _BLOCK_SCALAR.match(text) or _ENV_NAME.match(text))
 
 
 def line_views(path: str, text: str, following: list[str]) -> list[View]:
     """Views of one candidate line (`following`: the next few lines of the same file)."""
     views: list[View] = []
-    code = is_code(path)
-    if not code:
+    if not is_code(path):
         match = _ASSIGNMENT.match(text)
-        if match:
+        if match and _CREDENTIAL_NAME.search(match.group(1)):
             views.append(View(f'{match.group(1).rstrip()} "{match.group(2)}"'))
         block = _BLOCK_SCALAR.match(text)
-        if block:
+        if block and _CREDENTIAL_NAME.search(block.group(1)):
             views.extend(_block_scalar(block.group(1), following))
         name = _ENV_NAME.match(text)
-        if name and following:
+        if name and following and _CREDENTIAL_NAME.search(name.group(1)):
             value = _ENV_VALUE.match(following[0])
             if value:
                 views.append(View(f'{name.group(1)}: "{value.group(1)}"', offset=1))
         for match in _INLINE_ASSIGNMENT.finditer(text):
             views.append(View(f'{match.group(1)}="{match.group(2)}"'))
-    for match in _XML_ELEMENT.finditer(text):
-        views.append(View(f'{match.group(1)} = "{match.group(2)}"'))
+    if "</" in text:
+        for match in _XML_ELEMENT.finditer(text):
+            views.append(View(f'{match.group(1)} = "{match.group(2)}"'))
     if '\\"' in text:
         views.append(View(text.replace('\\"', '"').replace("\\n", " ")))
     return views
@@ -90,8 +100,8 @@ def _block_scalar(key: str, following: list[str]) -> Iterator[View]:
             continue
         width = len(line) - len(line.lstrip())
         if indent is None:
-            if width <= len(key) - len(key.lstrip()):
-                return
+            if width <= len(key) - len(key.lstrip()) or stripped.startswith(("-----BEGIN", "---- BEGIN")):
+                return          # not a block, or a PEM block: the key detector reads those whole
             indent = width
         elif width < indent:
             return
@@ -149,7 +159,7 @@ def _base64_data(lines: list[str]) -> Iterator[tuple[int, View]]:
         if not match:
             continue
         key = match.group(2)
-        if in_data or key.lower().endswith("-data") and "key" in key.lower():
+        if in_data or (key.lower().endswith("-data") and "key" in key.lower()):
             yield from ((position, view) for view in _decoded(match.group(3), key))
 
 
@@ -159,7 +169,7 @@ def _decoded(encoded: str, key: str) -> Iterator[View]:
         text = raw.decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return
-    if not text.strip() or not text.isprintable() and "\n" not in text:
+    if not text.strip() or (not text.isprintable() and "\n" not in text):
         return
     if "PRIVATE KEY" in text or "OpenVPN Static key" in text:
         yield View(text.strip().splitlines()[0], real=encoded, kind="Private Key")

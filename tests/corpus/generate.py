@@ -219,6 +219,23 @@ def ds_plugin_cases(gen: Gen) -> Iterator[Case]:
                values=[discord])
 
 
+def more_ds_plugin_cases(gen: Gen) -> Iterator[Case]:
+    """The rest of detect-secrets' plugins, one case each."""
+    forms = [
+        ("ci/artifactory.properties", "artifactory.url=https://acme.jfrog.io\nartifactory.key=AKC{}\n", gen.alnum(70)),
+        ("db/cloudant.py", "URL = 'https://acme-db:{}@acme-db.cloudant.com'\n", gen.hex(64)),
+        ("ibm/iam.yaml", "ibm_cloud_iam_api_key: \"{}\"\n", gen.chars(string.ascii_letters + string.digits + "_-", 44)),
+        ("ibm/cos.ini", "[cos]\nsecret_access_key = {}\n", gen.hex(48)),
+        ("infra/softlayer.tf", "softlayer_api_key = \"{}\"\n", gen.hex(64)),
+        ("ml/openai_client.ts", "const client = new OpenAI({{ apiKey: 'sk-{}' }});\n",
+         gen.alnum(20) + "T3BlbkFJ" + gen.alnum(20)),
+        ("crypto/hmac.go", "var hmacSecret = \"{}\"\n", gen.hex(64)),
+        ("cfg/app.json", '{{"session": {{"signing_key": "{}"}}}}\n', gen.b64(48)),
+    ]
+    for path, template, value in forms:
+        yield Case(f"ds/{path}", True, files={path: (None, template.format(value))}, values=[value])
+
+
 def key_block_cases(gen: Gen) -> Iterator[Case]:
     putty = ("PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy@ci\nPublic-Lines: 2\n"
              f"{gen.b64(48)}\n{gen.b64(12)}\nKey-Derivation: Argon2id\nPrivate-Lines: 1\n{gen.b64(36)}\n"
@@ -403,7 +420,8 @@ def keyword_cases(gen: Gen) -> Iterator[Case]:
 def planted(seed: int = 7) -> list[Case]:
     gen = Gen(seed)
     cases = [case for case in rule_cases(gen) if case.planted]
-    for source in (prose_cases, ds_plugin_cases, key_block_cases, structure_cases, connection_cases, keyword_cases):
+    for source in (prose_cases, ds_plugin_cases, more_ds_plugin_cases, key_block_cases, structure_cases,
+                   connection_cases, keyword_cases):
         cases.extend(source(gen))
     return cases
 
