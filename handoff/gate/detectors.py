@@ -441,7 +441,7 @@ _PLACEHOLDERS = re.compile(
     r"(?:key|token|secret|password|pass|pwd)s?"
     # default credentials of local services (docker-compose, CI services, .env.example)
     r"|postgres|postgresql|mysql|mariadb|root|admin|guest|user|test|dev|local|default|pass|secret|password"
-    r"|passwd|pwd|demo|docker|app|minioadmin|rabbitmq|redis|mongo|sa|foo|bar|baz|qux|quux|value"
+    r"|passwd|pwd|demo|docker|app|minioadmin|rabbitmq|redis|mongo|sa|foo|bar|baz|qux|quux|value|something"
     r"|.*(?:changeme|change_me|change-me|changethis|change_this|change-this|example|placeholder|dummy|sample"
     r"|redacted|replace[-_]?me|[-_]here|xxxx|\*\*\*\*).*)$",
     re.IGNORECASE)
@@ -567,15 +567,15 @@ def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bo
     if heuristic.is_sequential_string(value) or heuristic.is_templated_secret(value) \
             or heuristic.is_not_alphanumeric_string(value) or _is_filler(value):
         return True
-    if spec.name == "BasicAuthDetector":
-        return _is_local_or_default_login(value, line)
+    if spec.name in ("BasicAuthDetector", "UrlPasswordDetector"):
+        return _is_local_or_default_login(value.rsplit(":", 1)[-1], line)
     if spec.family == "vendor":
         return False
     if (heuristic.is_potential_uuid(value) or heuristic.is_likely_id_string(value, line)
             or heuristic.is_prefixed_with_dollar_sign(value)):
         return True
     if spec.module == "rules":          # a catalogue rule's structure already says where the value is
-        return _is_keyword_false_positive(value, line, named=False)
+        return _is_wordy(value) or _is_keyword_false_positive(value, line, named=False)
     if spec.family == "keyword":
         return _is_indirect_reference(line) or _is_keyword_false_positive(value, line)
     return _is_entropy_false_positive(spec, value, line)
@@ -605,6 +605,13 @@ def _is_filler(value: str) -> bool:
     return len(value) >= 8 and Counter(value).most_common(1)[0][1] * 2 > len(value)
 
 
+def is_placeholder(value: str) -> bool:
+    """Empty, a reference (`${VAR}`), or an obvious placeholder (`changethis`, `<your-token>`, `xxxx`)."""
+    value = value.strip()
+    return (not value or value.startswith(("$", "{{", "%(", "<")) or bool(_PLACEHOLDERS.match(value))
+            or bool(_EXAMPLE_PASSWORD.match(value)) or _is_filler(value))
+
+
 def _is_keyword_false_positive(value: str, line: str, named: bool = True) -> bool:
     value = value.strip()
     if any(ch.isspace() for ch in value):          # prose: "Enter your password"
@@ -615,6 +622,8 @@ def _is_keyword_false_positive(value: str, line: str, named: bool = True) -> boo
         return True                                 # a name: "challengePassword", "db_secret_arn"
     if _PLACEHOLDERS.match(value) or value.startswith(("${", "{{", "%(", "os.environ", "process.env", "ENV[")):
         return True
+    if _EXAMPLE_PASSWORD.match(value) or _DESCRIPTIVE.fullmatch(value) or _SHORT_WORD.fullmatch(value):
+        return True                                 # "password123", "just-for-generating-client", "weak"
     if not named:
         return False
     position = line.find(value)
@@ -622,6 +631,11 @@ def _is_keyword_false_positive(value: str, line: str, named: bool = True) -> boo
     return bool(name and _REFERENCE_NAME.search(name.group(1)))
 
 
+_EXAMPLE_PASSWORD = re.compile(
+    r"^(?:password|passw0rd|passwd|pass|secret|admin|test|testing|qwerty|letmein|welcome|changeme|hunter)"
+    r"\d{0,4}[!.]?$", re.IGNORECASE)
+_DESCRIPTIVE = re.compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+){2,}")       # three or more words: a description
+_SHORT_WORD = re.compile(r"[a-z]{1,10}")                              # one lowercase word: "weak", "incorrect"
 _CONCATENATED = re.compile(r"[\"'`]\s*(?:\+|\.\s|\|\||,\s*\w+\))|\$\{|%s|\{\}")
 
 # Public by design: values whose name says they are meant to be seen (publishable/site/public keys,
@@ -659,6 +673,18 @@ def _is_public(spec: PluginSpec, value: str, line: str, path: str, nearby: Calla
     if nearby is not None and _SEARCH_CONTEXT.search(nearby()):
         return True                 # a search-only key of a hosted search service, shipped to browsers
     return False
+
+
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def _is_wordy(value: str) -> bool:
+    """`Proxy-Authorization`, `options`, `ACAccountCredential`: names and words, not credentials.
+    Random letters split into humps of one or two characters; words into longer ones."""
+    if not re.fullmatch(r"[A-Za-z]+(?:[-_.][A-Za-z]+)*", value):
+        return False
+    parts = _CAMEL_PART.findall(value)
+    return bool(parts) and sum(map(len, parts)) / len(parts) >= 4
 
 
 def _is_word(value: str) -> bool:

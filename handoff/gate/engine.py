@@ -105,6 +105,7 @@ _KEY_FILE_EXTENSIONS = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks")
 _SSH_KEY_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
 _ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist"})
 _PUBLIC_PEM_NAMES = (".pem",)
+_ENV_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][\w.-]*)\s*=\s*[\"']?([^\"'#\s]*)")
 _PRIVATE_PEM = re.compile(r"PRIVATE KEY|OpenVPN Static key")
 
 
@@ -805,11 +806,21 @@ class _PatchScan(_Scan):
                 body = "\n".join(self.lines[section.body_start or section.end:section.end])
                 if "BEGIN" in body and not _PRIVATE_PEM.search(body):
                     sensitive = []          # certificates and public keys in a .pem: public by design
+            if sensitive and all(scan.profile_for(path).dotenv for path in sensitive) and not self._has_env_secret(section):
+                sensitive = []              # a .env of placeholders and settings: nothing secret in it
             if sensitive:
                 self.findings.append(Finding(source=sensitive[-1], line=max(section.first_number, 1),
                                              kind=SENSITIVE_FILE, preview=_describe(section)))
                 self.finding_lines.append(-1)
                 self.sensitive_sections.append(section)
+
+    def _has_env_secret(self, section: _Section) -> bool:
+        """A `.env` counts as a secret file when one of its credential-named variables has a real value."""
+        for index in range(section.body_start or section.end, section.end):
+            match = _ENV_ASSIGNMENT.match(self.lines[index][1:].lstrip("\ufeff"))
+            if match and structure.is_credential_name(match.group(1)) and not scan.is_placeholder(match.group(2)):
+                return True
+        return False
 
     def redacted(self) -> str:
         out = self.redacted_lines()

@@ -47,6 +47,10 @@ _ASSIGNMENT = re.compile(
     r"([^\s'\"#{}\[\]|>&*!%@`][^\s#]*)\s*(?:#.*)?$")
 # Names under which an unquoted value is worth a look (the same words the pre-filter's needles know).
 _CREDENTIAL_NAME = re.compile(r"key|token|secret|passw|pwd|pass\b|auth|credential|private|cred", re.IGNORECASE)
+def is_credential_name(name: str) -> bool:
+    return bool(_CREDENTIAL_NAME.search(name))
+
+
 # `… use API_SECRET=abc123 when …`: a KEY=value pasted into prose
 _INLINE_ASSIGNMENT = re.compile(r"(?<![\w$])([A-Z][A-Z0-9_]*(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|PWD)[A-Z0-9_]*)"
                                 r"=([^\s'\"$<{][^\s'\"]*)")
