@@ -50,7 +50,7 @@ def detect_secrets_blocks(case: Case) -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         files = _write(case, Path(tmp))
         here = os.getcwd()
-        os.chdir(tmp)            # its is_invalid_file filter resolves paths against the working directory
+        os.chdir(tmp)  # its is_invalid_file filter resolves paths against the working directory
         try:
             with default_settings():
                 secrets = SecretsCollection()
@@ -92,8 +92,10 @@ def main() -> None:
     for tool, label in (("gate", "devin-handoff gate"), ("detect-secrets", "detect-secrets 1.5 defaults")):
         recall = counts[tool, "planted"]
         false = counts[tool, "benign"]
-        print(f"  {label:<32} {recall:>4}/{planted_n} ({100 * recall / planted_n:5.1f} %) "
-              f"{false:>5}/{benign_n} ({100 * false / benign_n:4.1f} %)")
+        print(
+            f"  {label:<32} {recall:>4}/{planted_n} ({100 * recall / planted_n:5.1f} %) "
+            f"{false:>5}/{benign_n} ({100 * false / benign_n:4.1f} %)"
+        )
     if args.list:
         for tool, names in wrong.items():
             print(f"\n{tool} gets wrong ({len(names)}):")

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from handoff.gate import gate  # noqa: E402
 
 _GIT = ["git", "-c", "core.quotePath=false", "-c", "color.ui=never"]
-MAX_PATCH = 5_000_000     # a vendored-dependency commit larger than this is skipped (counted)
+MAX_PATCH = 5_000_000  # a vendored-dependency commit larger than this is skipped (counted)
 
 
 def _git(git_dir: str, *args: str) -> str:
@@ -54,8 +54,7 @@ def main() -> None:
     size = 0
     kinds: Counter[str] = Counter()
     for commit, parent, subject in commits(args.git_dir, args.n):
-        patch = _git(args.git_dir, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--binary",
-                     parent, commit)
+        patch = _git(args.git_dir, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--binary", parent, commit)
         if len(patch) > MAX_PATCH:
             skipped += 1
             continue
@@ -71,8 +70,10 @@ def main() -> None:
                     print(f"    {f.source}:{f.line}: {f.kind}  {f.preview}")
     seconds = time.perf_counter() - started
     name = Path(args.git_dir).resolve().parent.name if Path(args.git_dir).name == "repo" else args.git_dir
-    print(f"{name}: blocked {blocked}/{total} commits ({size / 1e6:.1f} MB of patches, {seconds:.1f} s"
-          f"{f', {skipped} larger than {MAX_PATCH // 1_000_000} MB skipped' if skipped else ''})")
+    print(
+        f"{name}: blocked {blocked}/{total} commits ({size / 1e6:.1f} MB of patches, {seconds:.1f} s"
+        f"{f', {skipped} larger than {MAX_PATCH // 1_000_000} MB skipped' if skipped else ''})"
+    )
     for kind, count in kinds.most_common():
         print(f"    {count:4d}  {kind}")
 

@@ -30,8 +30,14 @@ def new_file_diff(path: str, text: str) -> str:
     if lines and lines[-1] == "":
         lines.pop()
     body = "".join(f"+{line}\n" for line in lines)
-    return (f"diff --git a/{path} b/{path}\nnew file mode 100644\nindex 0000000..1111111\n--- /dev/null\n"
-            f"+++ b/{path}\n@@ -0,0 +1,{len(lines)} @@\n{body}") if lines else ""
+    return (
+        (
+            f"diff --git a/{path} b/{path}\nnew file mode 100644\nindex 0000000..1111111\n--- /dev/null\n"
+            f"+++ b/{path}\n@@ -0,0 +1,{len(lines)} @@\n{body}"
+        )
+        if lines
+        else ""
+    )
 
 
 def package_files(top: Path) -> list[tuple[str, str]]:
@@ -74,8 +80,10 @@ def main() -> None:
             for f in report.findings:
                 print(f"{f.source}:{f.line}: {f.kind}  {f.preview}")
     seconds = time.perf_counter() - started
-    print(f"{root}: blocked {blocked_files}/{total_files} files ({size / 1e6:.1f} MB, {seconds:.1f} s, "
-          f"{size / 1e6 / seconds:.1f} MB/s)")
+    print(
+        f"{root}: blocked {blocked_files}/{total_files} files ({size / 1e6:.1f} MB, {seconds:.1f} s, "
+        f"{size / 1e6 / seconds:.1f} MB/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -305,13 +305,14 @@ def test_random_patches_never_raise(text: str) -> None:
         assert all(isinstance(finding, Finding) for finding in report.findings)
 
 
+_PK = "PRIVATE" + " KEY"     # split, so this file holds no key header of its own
 _PATCH_LINES = st.sampled_from([
     "diff --git a/x.py b/x.py", "diff --git a/.env b/.env", 'diff --git "a/q\\"x" "b/q\\"x"', "diff --cc m.py",
     "--- a/x.py", "+++ b/x.py", "--- /dev/null", "+++ /dev/null", "rename from a.key", "rename to b.txt",
     "@@ -1,2 +1,3 @@", "@@ -0,0 +1 @@ def f():", "@@@ -1,2 -1,2 +1,3 @@@", "@@ -3 +3,0 @@",
     "+x = 1", "-y = 2", " z = 3", "", "\\ No newline at end of file", "Binary files a/b and b/b differ",
-    "GIT binary patch", "literal 5", "+-----BEGIN RSA PRIVATE KEY-----", " -----BEGIN EC PRIVATE KEY-----",
-    "+MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi", "-----END RSA PRIVATE KEY-----", "+PuTTY-User-Key-File-2: x",
+    "GIT binary patch", "literal 5", f"+-----BEGIN RSA {_PK}-----", f" -----BEGIN EC {_PK}-----",
+    "+" + Gen(9).b64(30), f"-----END RSA {_PK}-----", "+PuTTY-User-Key-" + "File-2: x",
     "+password = 'Zx9#kLq2vB'  # pragma: allowlist secret", "# pragma: allowlist nextline secret",
     "+DB_PASSWORD=Qw3rtyUi0pAsDf", "+\ud800 naïve\r", "++ b", " +",
 ])

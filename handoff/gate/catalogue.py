@@ -79,7 +79,8 @@ RULES: tuple[Rule, ...] = (
     Rule("cloudflare-origin-ca-key", "Cloudflare Origin CA Key", _B + r"v1\.0-[a-f0-9]{24}-[a-f0-9]{146}", ("v1.0-",),
          "https://developers.cloudflare.com/fundamentals/api/get-started/ca-keys/", "v1.0-{hex:24}-{hex:146}",
          "v1.0-{hex:24}-{hex:20}", prefix="v1.0-"),
-    Rule("flyio-token", "Fly.io Token", _B + r"fm[12][ar]?_[A-Za-z0-9+/]{100,}={0,3}", ("fm1_", "fm2_", "fm1a_", "fm1r_", "fm2a_", "fm2r_"),
+    Rule("flyio-token", "Fly.io Token", _B + r"fm[12][ar]?_[A-Za-z0-9+/]{100,}={0,3}",
+         ("fm1_", "fm2_", "fm1a_", "fm1r_", "fm2a_", "fm2r_"),
          "https://fly.io/docs/security/tokens/", "fm2_{b64:160}", "fm2_{alnum:20}", prefix="fm2_"),
     Rule("heroku-key", "Heroku API Key", _B + r"HRKU-[A-Za-z0-9_-]{60}" + _E, ("HRKU-",),
          "https://devcenter.heroku.com/articles/platform-api-quickstart#authentication", "HRKU-AA{b64url:58}",
@@ -194,8 +195,9 @@ RULES: tuple[Rule, ...] = (
     Rule("resend-key", "Resend API Key", _B + r"re_[A-Za-z0-9]{8}_[A-Za-z0-9]{24}" + _E, ("re_",),
          "https://resend.com/docs/dashboard/api-keys/introduction", "re_{alnum:8}_{alnum:24}", "re_{alnum:8}",
          prefix="re_"),
-    Rule("mapbox-secret-token", "Mapbox Secret Token", _B + r"sk\.eyJ[A-Za-z0-9_-]{50,}\.[A-Za-z0-9_-]{20,}", ("sk.eyJ",),
-         "https://docs.mapbox.com/accounts/guides/tokens/", "sk.eyJ{b64url:60}.{b64url:22}", "pk.eyJ{b64url:60}.{b64url:22}",
+    Rule("mapbox-secret-token", "Mapbox Secret Token", _B + r"sk\.eyJ[A-Za-z0-9_-]{50,}\.[A-Za-z0-9_-]{20,}",
+         ("sk.eyJ",), "https://docs.mapbox.com/accounts/guides/tokens/", "sk.eyJ{b64url:60}.{b64url:22}",
+         "pk.eyJ{b64url:60}.{b64url:22}",
          prefix="sk."),
     Rule("devin-api-key", "Devin API Key", _B + r"(?:apk_user_|apk_|cog_)[A-Za-z0-9_-]{16,}", ("apk_", "cog_"),
          "https://docs.devin.ai/api-reference/overview", "cog_{alnum:24}", "cog_wheel", prefix="cog_"),
@@ -207,10 +209,12 @@ RULES: tuple[Rule, ...] = (
          "https://www.rfc-editor.org/rfc/rfc6750#section-2.1", "{b64url:40}", "{alnum:6}", ignore_case=True,
          generic=True, context="curl -H 'Authorization: Bearer {}' https://api.acme-corp.io/v2/jobs"),
     Rule("cli-password-flag", "Password in Command Line",
-         r"(?:\s-u\s*|\s--user[ =]|\s-U\s)[\"']?[^\s\"':]*:(?P<secret>[^\s\"'@]{4,})"
-         r"|--(?:password|passwd|pass|token|api-key|apikey|client-secret|auth-token|secret)[ =][\"']?(?P<flag>[^\s\"']{6,})"
+         r"(?:\s-u\s*|\s--user[ =]|\s-U\s)[\"']?[^\s\"':/]*:(?!//)(?P<secret>[^\s\"'@]{4,})"
+         r"|--(?:password|passwd|pass|token|api-key|apikey|client-secret|auth-token|secret)[ =]"
+         r"[\"']?(?P<flag>[^\s\"']{6,})"
          r"|\bmysql(?:dump|admin)?\b[^\n]*?\s-p(?P<short>[^\s\"'-][^\s\"']{3,})",
-         ("-u", "--user", "-U", "--password", "--passwd", "--pass", "--token", "--api-key", "--apikey", "--client-secret",
+         ("-u", "--user", "-U", "--password", "--passwd", "--pass", "--token", "--api-key", "--apikey",
+          "--client-secret",
           "--auth-token", "--secret", "mysql"),
          "https://curl.se/docs/manpage.html#-u", "{alnum:14}", "{alnum:2}", generic=True,
          context="curl -u deploy:{} https://ci.acme-corp.io/api"),

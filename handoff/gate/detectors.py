@@ -125,7 +125,8 @@ _CASED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
         (r"SK[a-z0-9]{32}", ["TwilioKeyDetector"]),
         (f"\"[{_B64}]{{23,}}\"", [_ENTROPY_B64]), (f"'[{_B64}]{{23,}}'", [_ENTROPY_B64]),
         (r"\"[0-9a-fA-F]{9,}\"", [_ENTROPY_HEX]), (r"'[0-9a-fA-F]{9,}'", [_ENTROPY_HEX]),
-        *((re.escape(keyword), [rule.class_name]) for rule in RULES if not rule.ignore_case for keyword in rule.keywords),
+        *((re.escape(keyword), [rule.class_name])
+          for rule in RULES if not rule.ignore_case for keyword in rule.keywords),
     ))
 # Searched in the case-folded text: every case-insensitive trigger contains one of these.
 _FOLDED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
@@ -443,24 +444,10 @@ _PLACEHOLDERS = re.compile(
     r"|postgres|postgresql|mysql|mariadb|root|admin|guest|user|test|dev|local|default|pass|secret|password"
     r"|passwd|pwd|demo|docker|app|minioadmin|rabbitmq|redis|mongo|sa|foo|bar|baz|qux|quux|value|something"
     r"|.*(?:changeme|change_me|change-me|changethis|change_this|change-this|example|placeholder|dummy|sample"
-    r"|redacted|replace[-_]?me|[-_]here|xxxx|\*\*\*\*).*)$",
+    r"|redacted|replace[-_]?me|[-_]here|xxxx|\*\*\*\*|…).*)$",
     re.IGNORECASE)
-_LOCAL_HOSTS = re.compile(
-    r"^(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[?::1\]?|host\.docker\.internal|[\w-]+\.(?:local|test|example|invalid)"
-    r"|(?:[\w-]+\.)*example\.(?:com|org|net))$", re.IGNORECASE)
-# `secret_name = "…"`, `passwordField: …`: the value names or points to a secret, it is not one.
-_REFERENCE_NAME = re.compile(
-    r"(?:name|names|ref|id|ids|type|types|kind|path|file|filename|field|env|var|label|prompt|length|len|policy"
-    r"|manager|provider|store|hint|regex|pattern|mode|version|count|min|max|enabled|required|format|header"
-    r"|url|uri|arn|location|source|class|message|msg|text|title|placeholder|description|help|error)$",
-    re.IGNORECASE)
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z_.-]*$")
-_KEYWORD_IN_NAME = re.compile(r"key|pass|pwd|secret|token", re.IGNORECASE)
-_NAME_BEFORE_VALUE = re.compile(r"([A-Za-z][\w.-]*)[\"'\]]*\s*(?:[:=!]=?=?|=>|:=|\()\s*[@\"'`]*$")
-# Their regexes capture only the token's prefix ("ghp"), or an optional part: take the whole match.
-_WHOLE_MATCH_PLUGINS = frozenset({"GitHubTokenDetector", "GitLabTokenDetector"})
-_RANK = {"vendor": 0, "keyword": 1, "entropy": 2}
-
+_EXAMPLE_HOSTS = re.compile(r"^(?:[\w-]+\.)*(?:example\.(?:com|org|net)|[\w-]+\.(?:example|test|invalid))$",
+                            re.IGNORECASE)
 
 def scan_line(line: str, path: str, profile: FileProfile = TEXT_PROFILE,
               specs: Iterable[PluginSpec] | None = None, nearby: Callable[[], str] | None = None) -> list[Hit]:
@@ -583,9 +570,13 @@ def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bo
 
 def _is_local_or_default_login(password: str, line: str) -> bool:
     """`postgres://app:app@db`, `amqp://guest:guest@localhost`: development defaults, not secrets."""
-    if _PLACEHOLDERS.match(password) or password.startswith(("$", "{", "<", "%")) \
-            or " " in urllib.parse.unquote(password):
+    plain = urllib.parse.unquote(password)
+    if _PLACEHOLDERS.match(password) or password.startswith(("$", "{", "<", "%")) or " " in plain \
+            or all(_PLACEHOLDERS.match(part) for part in re.split(r"[^A-Za-z0-9]+", plain) if part):
         return True
+    host = re.search(r":" + re.escape(password) + r"@([\w.-]+)", line)
+    if host and _EXAMPLE_HOSTS.match(host.group(1)):
+        return True             # documentation hosts (RFC 2606): example.com, *.example, *.test, *.invalid
     # A real password stays a secret on localhost too; only `user:user@` style defaults are let through.
     return any(match.group(1) == password
                for match in re.finditer(r"://([^:/@\s]*):" + re.escape(password) + r"@", line))
@@ -670,9 +661,8 @@ def _is_public(spec: PluginSpec, value: str, line: str, path: str, nearby: Calla
         return True
     if _is_word(value) and (_I18N_PATH.search(path) or not value.isascii()):
         return True                 # a translation of "password"/"secret", not one
-    if nearby is not None and _SEARCH_CONTEXT.search(nearby()):
-        return True                 # a search-only key of a hosted search service, shipped to browsers
-    return False
+    # a search-only key of a hosted search service, shipped to browsers
+    return nearby is not None and bool(_SEARCH_CONTEXT.search(nearby()))
 
 
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")

@@ -806,7 +806,8 @@ class _PatchScan(_Scan):
                 body = "\n".join(self.lines[section.body_start or section.end:section.end])
                 if "BEGIN" in body and not _PRIVATE_PEM.search(body):
                     sensitive = []          # certificates and public keys in a .pem: public by design
-            if sensitive and all(scan.profile_for(path).dotenv for path in sensitive) and not self._has_env_secret(section):
+            dotenv_only = all(scan.profile_for(path).dotenv for path in sensitive)
+            if sensitive and dotenv_only and not self._has_env_secret(section):
                 sensitive = []              # a .env of placeholders and settings: nothing secret in it
             if sensitive:
                 self.findings.append(Finding(source=sensitive[-1], line=max(section.first_number, 1),

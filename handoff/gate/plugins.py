@@ -21,14 +21,18 @@ def _make(rule: Rule) -> type[RegexBasedDetector]:
     def analyze_string(self: Any, string: str) -> Generator[str, None, None]:
         yield from rule.values(string)
 
-    return type(rule.class_name, (RegexBasedDetector,), {
-        "secret_type": rule.name,
-        "denylist": (rule.regex,),
-        "rule": rule,
-        "analyze_string": analyze_string,
-        "__doc__": f"{rule.name} ({rule.source})",
-        "__module__": __name__,
-    })
+    return type(
+        rule.class_name,
+        (RegexBasedDetector,),
+        {
+            "secret_type": rule.name,
+            "denylist": (rule.regex,),
+            "rule": rule,
+            "analyze_string": analyze_string,
+            "__doc__": f"{rule.name} ({rule.source})",
+            "__module__": __name__,
+        },
+    )
 
 
 CLASSES: dict[str, type[RegexBasedDetector]] = {rule.class_name: _make(rule) for rule in RULES}

@@ -27,8 +27,8 @@ ALPHABETS = {
     "b64": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
     "b64url": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
     "b32": "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
-    "bech32": "qpzry9x8gf2tvdw0s3jn54khce6mua7l",
-    "BECH32": "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L",
+    "bech32": "023456789acdefghjklmnpqrstuvwxyz",     # bech32's 32 characters, in sorted order
+    "BECH32": "023456789ACDEFGHJKLMNPQRSTUVWXYZ",
 }
 _FIELD = re.compile(r"\{(\w+):(\d+)\}")
 
@@ -37,18 +37,18 @@ _FIELD = re.compile(r"\{(\w+):(\d+)\}")
 class Rule:
     """One token format. `pattern` matches the token; named groups (the first that matched) narrow the value."""
 
-    id: str                     # stable id, also the plugin's class name (CamelCased)
-    name: str                   # detect-secrets secret_type, shown in findings
+    id: str  # stable id, also the plugin's class name (CamelCased)
+    name: str  # detect-secrets secret_type, shown in findings
     pattern: str
-    keywords: tuple[str, ...]   # literals: every match of `pattern` contains one of them (the pre-filter)
-    source: str                 # the provider's documentation of the format
-    example: str                # template of a valid-shaped value
-    near_miss: str              # template of a value that must not match
-    prefix: str = ""            # what a masked preview may show (the vendor prefix), "" for nothing
-    ignore_case: bool = False   # keywords are matched case-insensitively
-    generic: bool = False       # a keyword-led rule: placeholder/reference filters apply to its value
-    context: str = "{}"         # how the example stands in a line when it needs a keyword beside it
-    trigger: str = ""           # a narrower per-line check than the keywords (must match wherever pattern does)
+    keywords: tuple[str, ...]  # literals: every match of `pattern` contains one of them (the pre-filter)
+    source: str  # the provider's documentation of the format
+    example: str  # template of a valid-shaped value
+    near_miss: str  # template of a value that must not match
+    prefix: str = ""  # what a masked preview may show (the vendor prefix), "" for nothing
+    ignore_case: bool = False  # keywords are matched case-insensitively
+    generic: bool = False  # a keyword-led rule: placeholder/reference filters apply to its value
+    context: str = "{}"  # how the example stands in a line when it needs a keyword beside it
+    trigger: str = ""  # a narrower per-line check than the keywords (must match wherever pattern does)
 
     @property
     def class_name(self) -> str:
@@ -71,8 +71,7 @@ class Rule:
 
 def expand(template: str, rng: random.Random) -> str:
     """`ghp_{alnum:36}` -> `ghp_` + 36 random alphanumerics."""
-    return _FIELD.sub(lambda m: "".join(rng.choice(ALPHABETS[m.group(1)]) for _ in range(int(m.group(2)))),
-                      template)
+    return _FIELD.sub(lambda m: "".join(rng.choice(ALPHABETS[m.group(1)]) for _ in range(int(m.group(2)))), template)
 
 
 def example(rule: Rule, rng: random.Random) -> str:

@@ -20,11 +20,51 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-_CODE_EXTENSIONS = frozenset({
-    ".py", ".pyi", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".go", ".java", ".kt", ".kts", ".scala", ".rb",
-    ".php", ".cs", ".c", ".h", ".cc", ".cpp", ".hpp", ".rs", ".swift", ".m", ".dart", ".lua", ".pl", ".r", ".jl",
-    ".ex", ".exs", ".erl", ".clj", ".groovy", ".vue", ".svelte", ".html", ".htm", ".css", ".scss", ".sql",
-})
+_CODE_EXTENSIONS = frozenset(
+    {
+        ".py",
+        ".pyi",
+        ".js",
+        ".mjs",
+        ".cjs",
+        ".jsx",
+        ".ts",
+        ".tsx",
+        ".go",
+        ".java",
+        ".kt",
+        ".kts",
+        ".scala",
+        ".rb",
+        ".php",
+        ".cs",
+        ".c",
+        ".h",
+        ".cc",
+        ".cpp",
+        ".hpp",
+        ".rs",
+        ".swift",
+        ".m",
+        ".dart",
+        ".lua",
+        ".pl",
+        ".r",
+        ".jl",
+        ".ex",
+        ".exs",
+        ".erl",
+        ".clj",
+        ".groovy",
+        ".vue",
+        ".svelte",
+        ".html",
+        ".htm",
+        ".css",
+        ".scss",
+        ".sql",
+    }
+)
 
 
 @lru_cache(maxsize=4096)
@@ -35,25 +75,30 @@ def is_code(path: str) -> bool:
 
 @dataclass(frozen=True)
 class View:
-    text: str          # what the plugins see
-    offset: int = 0    # line of the finding, relative to the line the view was built from
-    real: str = ""     # the value to redact and report instead of the one the plugins find
-    kind: str = ""     # the finding's type instead of the plugin's
+    text: str  # what the plugins see
+    offset: int = 0  # line of the finding, relative to the line the view was built from
+    real: str = ""  # the value to redact and report instead of the one the plugins find
+    kind: str = ""  # the finding's type instead of the plugin's
 
 
 # `KEY=value`, `key: value`, `export KEY=value`, `ENV KEY=value`, `- KEY=value`, `key = value`, `"key": value`
 _ASSIGNMENT = re.compile(
     r"^(\s*(?:-\s+)?(?:export\s+|ENV\s+|ARG\s+|set\s+|setenv\s+)?[\"']?[A-Za-z_][\w.-]*[\"']?\s*(?:=|:|\s)\s*)"
-    r"([^\s'\"#{}\[\]|>&*!%@`][^\s#]*)\s*(?:#.*)?$")
+    r"([^\s'\"#{}\[\]()|>&*!%@`][^\s#'\"()\[\]{}]*)\s*(?:#.*)?$"
+)
 # Names under which an unquoted value is worth a look (the same words the pre-filter's needles know).
 _CREDENTIAL_NAME = re.compile(r"key|token|secret|passw|pwd|pass\b|auth|credential|private|cred", re.IGNORECASE)
+
+
 def is_credential_name(name: str) -> bool:
     return bool(_CREDENTIAL_NAME.search(name))
 
 
 # `… use API_SECRET=abc123 when …`: a KEY=value pasted into prose
-_INLINE_ASSIGNMENT = re.compile(r"(?<![\w$])([A-Z][A-Z0-9_]*(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|PWD)[A-Z0-9_]*)"
-                                r"=([^\s'\"$<{][^\s'\"]*)")
+_INLINE_ASSIGNMENT = re.compile(
+    r"(?<![\w$])([A-Z][A-Z0-9_]*(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|PWD)[A-Z0-9_]*)"
+    r"=([^\s'\"$<{][^\s'\"]*)"
+)
 _XML_ELEMENT = re.compile(r"<([\w:.-]*(?:pass|secret|token|key|pwd)[\w:.-]*)>([^<\s]{4,})</\1>", re.IGNORECASE)
 _BLOCK_SCALAR = re.compile(r"^(\s*(?:-\s+)?[\"']?[\w.-]+[\"']?)\s*:\s*[|>][-+0-9]*\s*$")
 _ENV_NAME = re.compile(r"^\s*-?\s*name:\s*[\"']?([A-Za-z_][\w.-]*)[\"']?\s*$")
@@ -68,7 +113,8 @@ def may_have_views(path: str, text: str) -> bool:
 def needs_following(text: str) -> bool:
     """True when a line's views depend on the lines after it (a block scalar, a `- name:` entry)."""
     return ("name" in text or text.rstrip().endswith(("|", ">", "-", "+"))) and bool(
-        _BLOCK_SCALAR.match(text) or _ENV_NAME.match(text))
+        _BLOCK_SCALAR.match(text) or _ENV_NAME.match(text)
+    )
 
 
 def line_views(path: str, text: str, following: list[str]) -> list[View]:
@@ -105,7 +151,7 @@ def _block_scalar(key: str, following: list[str]) -> Iterator[View]:
         width = len(line) - len(line.lstrip())
         if indent is None:
             if width <= len(key) - len(key.lstrip()) or stripped.startswith(("-----BEGIN", "---- BEGIN")):
-                return          # not a block, or a PEM block: the key detector reads those whole
+                return  # not a block, or a PEM block: the key detector reads those whole
             indent = width
         elif width < indent:
             return
@@ -222,7 +268,7 @@ def windows(line: str) -> list[str]:
         piece = piece.strip()
         while len(piece) > WINDOW:
             pieces.append(piece[:WINDOW])
-            piece = piece[WINDOW // 2:]
+            piece = piece[WINDOW // 2 :]
         if len(piece) >= 8:
             pieces.append(piece)
     return pieces
