@@ -448,6 +448,19 @@ _PLACEHOLDERS = re.compile(
     re.IGNORECASE)
 _EXAMPLE_HOSTS = re.compile(r"^(?:[\w-]+\.)*(?:example\.(?:com|org|net)|[\w-]+\.(?:example|test|invalid))$",
                             re.IGNORECASE)
+# `secret_name = "…"`, `passwordField: …`: the value names or points to a secret, it is not one.
+_REFERENCE_NAME = re.compile(
+    r"(?:name|names|ref|id|ids|type|types|kind|path|file|filename|field|env|var|label|prompt|length|len|policy"
+    r"|manager|provider|store|hint|regex|pattern|mode|version|count|min|max|enabled|required|format|header"
+    r"|url|uri|arn|location|source|class|message|msg|text|title|placeholder|description|help|error)$",
+    re.IGNORECASE)
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z_.-]*$")
+_KEYWORD_IN_NAME = re.compile(r"key|pass|pwd|secret|token", re.IGNORECASE)
+_NAME_BEFORE_VALUE = re.compile(r"([A-Za-z][\w.-]*)[\"'\]]*\s*(?:[:=!]=?=?|=>|:=|\()\s*[@\"'`]*$")
+# Their regexes capture only the token's prefix ("ghp"), or an optional part: take the whole match.
+_WHOLE_MATCH_PLUGINS = frozenset({"GitHubTokenDetector", "GitLabTokenDetector"})
+_RANK = {"vendor": 0, "keyword": 1, "entropy": 2}
+
 
 def scan_line(line: str, path: str, profile: FileProfile = TEXT_PROFILE,
               specs: Iterable[PluginSpec] | None = None, nearby: Callable[[], str] | None = None) -> list[Hit]:
