@@ -100,7 +100,22 @@ PLUGINS: tuple[PluginSpec, ...] = (
 )
 # IPPublicDetector is left out on purpose: a public IP address is not a credential.
 
-_TRIGGERS = tuple((spec, re.compile(spec.trigger)) for spec in PLUGINS)
+class _Lazy:
+    """A regex compiled on first use: importing the gate stays fast, and most triggers never run."""
+
+    __slots__ = ("pattern", "search")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.search = self._compile_and_search
+
+    def _compile_and_search(self, *args: Any) -> re.Match[str] | None:
+        compiled = re.compile(self.pattern)
+        self.search = compiled.search
+        return compiled.search(*args)
+
+
+_TRIGGERS = tuple((spec, _Lazy(spec.trigger)) for spec in PLUGINS)
 
 # Coarse scan over the whole text: needle -> the plugins it stands for. For each plugin, wherever its
 # trigger matches, one of its needles matches too. Each needle starts with a literal, so `re` finds
@@ -108,8 +123,8 @@ _TRIGGERS = tuple((spec, re.compile(spec.trigger)) for spec in PLUGINS)
 _AWS, _ENTROPY_B64, _ENTROPY_HEX, _KEYWORD = "AWSKeyDetector", "Base64HighEntropyString", "HexHighEntropyString", \
     "KeywordDetector"
 _ASSIGNED = ("KeywordDetector", "IbmCloudIamDetector", "CloudantDetector", "SoftlayerDetector")
-_CASED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
-    (re.compile(pattern), frozenset(names)) for pattern, names in (
+_CASED_NEEDLES: tuple[tuple[str, frozenset[str]], ...] = tuple(
+    (pattern, frozenset(names)) for pattern, names in (
         (r"AKC[a-zA-Z0-9]{10}", ["ArtifactoryDetector"]), (r"AP[\dABCDEF][a-zA-Z0-9]{8}", ["ArtifactoryDetector"]),
         ("A3T", [_AWS]), ("ABIA", [_AWS]), ("ACCA", [_AWS]), ("AKIA", [_AWS]), ("ASIA", [_AWS]),
         ("AccountKey=", ["AzureStorageKeyDetector"]), (r"://[^\s/?#@]+@", ["BasicAuthDetector"]),
@@ -129,8 +144,8 @@ _CASED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
           for rule in RULES if not rule.ignore_case for keyword in rule.keywords),
     ))
 # Searched in the case-folded text: every case-insensitive trigger contains one of these.
-_FOLDED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
-    (re.compile(pattern), frozenset(names)) for pattern, names in (
+_FOLDED_NEEDLES: tuple[tuple[str, frozenset[str]], ...] = tuple(
+    (pattern, frozenset(names)) for pattern, names in (
         ("key", [*_ASSIGNED, "IbmCosHmacDetector"]), ("pw", _ASSIGNED), ("pass", _ASSIGNED),
         ("token", _ASSIGNED[1:]), ("secret", [_KEYWORD, "IbmCosHmacDetector"]), ("contrase", [_KEYWORD]),
         ("aws", [_AWS]), ("cloudant", ["CloudantDetector"]), ("softlayer", ["SoftlayerDetector"]),
@@ -140,17 +155,17 @@ _FOLDED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
     ))
 
 
-def _split_literals(needles: tuple[tuple[re.Pattern[str], frozenset[str]], ...]) -> tuple[
+def _split_literals(needles: tuple[tuple[str, frozenset[str]], ...]) -> tuple[
         tuple[tuple[str, frozenset[str]], ...], tuple[tuple[re.Pattern[str], frozenset[str]], ...]]:
-    """Literal needles (see _LiteralSearch) apart from patterns."""
+    """Literal needles (see _LiteralSearch) apart from patterns; only the patterns are compiled."""
     literals: dict[str, set[str]] = {}
     patterns = []
     for needle, names in needles:
-        text = needle.pattern.replace("\\", "")
-        if re.escape(text) == needle.pattern or (text == needle.pattern and re.escape(text) == text):
+        text = needle.replace("\\", "")
+        if re.escape(text) == needle:
             literals.setdefault(text, set()).update(names)
         else:
-            patterns.append((needle, names))
+            patterns.append((re.compile(needle), names))
     # Literals that share their first three characters, one of them punctuation ("sk-", "dp."), are
     # searched as that prefix: one pass over the text instead of several.
     groups: dict[str, list[str]] = {}
