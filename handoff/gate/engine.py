@@ -680,7 +680,8 @@ class _PatchScan(_Scan):
         wants_data = "-data:" in patch or "kind: Secret" in patch or '"auths"' in patch
         wants_keys = bool(_KEY_ROW_IN_PATCH.search(patch))
         if not (wants_data or wants_keys or any(
-                os.path.basename(section.path).lower() in _CREDENTIAL_FILES for section in self.sections)):
+                os.path.basename(section.path).lower() in _CREDENTIAL_FILES or structure.transformer_kind(section.path)
+                for section in self.sections)):
             return
         for section in self.sections:
             if not section.hunks or self.baseline.excludes_file(section.path):
@@ -690,6 +691,39 @@ class _PatchScan(_Scan):
                 self._section_views(section)
             if wants_keys:
                 self._key_bodies(section)
+            if structure.transformer_kind(section.path) and not section.deleted:
+                self._transformed(section)
+
+    def _transformed(self, section: _Section) -> None:
+        """Run detect-secrets' file-type transformer over the whole file: the new file as the patch has it,
+        or the working-tree file of a modified one, keeping only what the change touched."""
+        rows = self._side_rows(section, "+ ")
+        if not rows:
+            return
+        if section.created:
+            text = "\n".join(row for _index, row, _number in rows) + "\n"
+        else:
+            text = self._working_file(section) or ""
+        if not text or not scan.candidate_lines(text):
+            return
+        lines = structure.transformed_lines(section.path, text)
+        if not lines:
+            return
+        by_number = {number: index for index, _row, number in rows}
+        changed = sorted(number for index, _row, number in rows if self.lines[index][:1] == "+")
+        starts = [number for number, line in enumerate(lines, start=1) if line]
+        for position, number in enumerate(starts):
+            following = starts[position + 1] if position + 1 < len(starts) else text.count("\n") + 2
+            inside = [line for line in changed if number <= line < following]
+            if not section.created and not inside:
+                continue
+            # The value starts on `number`; a block scalar's key may sit above the hunk: then the finding
+            # lands on the first changed line of its block.
+            target = number if number in by_number else (inside[0] if inside else None)
+            if target is None:
+                continue
+            self.scan_view(by_number[target], structure.View(lines[number - 1]), section.path,
+                           scan.profile_for(section.path), section.path, target, 1)
 
     def _rows(self, section: _Section) -> list[tuple[int, str, int]]:
         """(line index, side, line number) of the section's hunk lines (walked again: rarely needed)."""

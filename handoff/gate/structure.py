@@ -311,3 +311,50 @@ def is_key_body(path: str, around: str, working_file: str | None) -> bool:
     if working_file is not None:
         return bool(_PRIVATE_BLOCK.search(working_file))
     return not _PUBLIC_BLOCK.search(around)
+
+
+# ---------------------------------------------------------------------------------------------
+# detect-secrets' own file-type transformers, for whole YAML and INI-style files
+
+_YAML = (".yaml", ".yml")
+_INI = (".ini", ".cfg", ".conf", ".cnf", ".pypirc", ".gitconfig")
+_INI_NAMES = frozenset({"credentials", "config", ".pypirc", ".gitconfig", ".s3cfg", ".boto"})
+
+
+def transformer_kind(path: str) -> str:
+    """"yaml", "ini" or "" (no transformer for this file type)."""
+    lower = path.lower()
+    if lower.endswith(_YAML):
+        return "yaml"
+    if lower.endswith(_INI) or os.path.basename(lower) in _INI_NAMES:
+        return "ini"
+    return ""
+
+
+def transformed_lines(path: str, text: str) -> list[str]:
+    """The file as detect-secrets' transformers see it: line N holds `key: "value"` for a value that
+    starts on line N (block scalars and unquoted values quoted). [] when the file does not parse."""
+    import io
+
+    from detect_secrets.transformers.exceptions import ParsingError
+
+    kind = transformer_kind(path)
+    if not kind:
+        return []
+
+    class _Named(io.StringIO):
+        name = path
+
+    try:
+        if kind == "yaml":
+            from detect_secrets.transformers.yaml import YAMLTransformer
+            lines = YAMLTransformer().parse_file(_Named(text))
+        else:
+            from detect_secrets.transformers.config import ConfigFileTransformer, EagerConfigFileTransformer
+            try:
+                lines = ConfigFileTransformer().parse_file(_Named(text))
+            except ParsingError:
+                lines = EagerConfigFileTransformer().parse_file(_Named(text))
+    except (ParsingError, ValueError, UnicodeError, RecursionError):
+        return []
+    return [line.replace("\n", " ") for line in lines]
