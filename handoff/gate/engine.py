@@ -235,7 +235,7 @@ class _Scan:
         self.allowed = 0
         self.edits: list[_Edit] = []
         self.key_lines: dict[int, int] = {}     # line index -> prefix length, for key-block bodies
-        self.seen: set[tuple[int, str]] = set()   # (line index, value) already reported
+        self.seen: dict[int, set[str]] = {}        # line index -> values already reported there
         self.finding_lines: list[int] = []          # line index of each finding (-1: not a line)
         self.aws_ids: list[tuple[int, str, int, int, str]] = []
 
@@ -289,10 +289,10 @@ class _Scan:
                 skip: int) -> None:
         pragma = bool(_PRAGMA.search(text)) or self._nextline_pragma(index)
         for hit in hits:
-            if (index, hit.value) in self.seen or any(
-                    hit.value in value for line, value in self.seen if line == index and hit.family != "vendor"):
+            seen = self.seen.setdefault(index, set())
+            if hit.value in seen or (hit.family != "vendor" and any(hit.value in value for value in seen)):
                 continue
-            self.seen.add((index, hit.value))
+            seen.add(hit.value)
             if pragma or self.baseline.excludes_secret(hit.value) or any(
                     self.baseline.allows(path, value) for value in hit.hashed_values):
                 self.allowed += 1
@@ -338,9 +338,10 @@ class _Scan:
             window = [line[skip:] for line in self.lines[start:index + 6]]
             for near, value in structure.aws_secrets_near(window, index - start):
                 near += start
-                if (near, value) in self.seen:
+                seen = self.seen.setdefault(near, set())
+                if value in seen:
                     continue
-                self.seen.add((near, value))
+                seen.add(value)
                 if self.baseline.allows(path, value) or _PRAGMA.search(self.lines[near]):
                     self.allowed += 1
                     continue
