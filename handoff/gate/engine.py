@@ -258,9 +258,11 @@ class _Scan:
                 self.scan_view(index, view, path, profile, source, number, skip)
 
     def scan_view(self, index: int, view: structure.View, path: str, profile: scan.FileProfile,
-                  source: str, number: int, skip: int, named_entropy: bool = False) -> None:
+                  source: str, number: int, skip: int, named_entropy: bool = False,
+                  names: set[str] | None = None) -> None:
         """Scan a view of a line (see handoff/gate/structure.py); findings land on the line it came from."""
-        names = scan.candidate_lines(view.text).get(0)
+        if names is None:
+            names = scan.candidate_lines(view.text).get(0)
         if not names:
             return
         specs = scan.plugins_for_line(view.text, profile, names)
@@ -282,8 +284,11 @@ class _Scan:
                       source: str, number: int, skip: int) -> None:
         """Keyword and entropy checks on the pieces of a long line; in minified code an entropy find
         counts only when a credential word stands beside it."""
-        for piece in structure.windows(text):
-            self.scan_view(index, structure.View(piece), path, profile, source, number, skip, named_entropy=True)
+        pieces = structure.windows(text)
+        candidates = scan.candidate_lines("\n".join(pieces), pieces)     # one pre-filter pass for all
+        for position, names in candidates.items():
+            self.scan_view(index, structure.View(pieces[position]), path, profile, source, number, skip,
+                           named_entropy=True, names=names)
 
     def _record(self, index: int, text: str, hits: list[scan.Hit], path: str, source: str, number: int,
                 skip: int) -> None:
