@@ -56,6 +56,15 @@ RULES: tuple[Rule, ...] = (
          "https://docs.pinecone.io/guides/projects/manage-api-keys", "pcsk_{alnum:6}_{alnum:63}", "pcsk_{alnum:20}",
          prefix="pcsk_"),
     # -- cloud ----------------------------------------------------------------------------------
+    Rule("azure-shared-access-key", "Azure Shared Access Key",
+         r"(?:SharedAccessKey|SharedAccessSignature|AccessKey)=(?P<secret>[A-Za-z0-9+/]{40,}={0,2})",
+         ("SharedAccessKey=", "SharedAccessSignature=", "AccessKey="),
+         "https://learn.microsoft.com/en-us/azure/service-bus-messaging/service-bus-sas", "{b64:44}", "{alnum:10}",
+         context="Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey={}"),
+    Rule("azure-sas-signature", "Azure SAS Signature", r"[?&]sig=(?P<secret>[A-Za-z0-9%+/]{40,}(?:%3D|=){0,2})",
+         ("sig=",), "https://learn.microsoft.com/en-us/rest/api/storageservices/create-service-sas",
+         "{alnum:43}%3D", "{alnum:10}",
+         context="https://acme.blob.core.windows.net/c/f.zip?sv=2022-11-02&se=2026-01-01&sr=b&sp=r&sig={}"),
     Rule("google-api-key", "Google API Key", _B + r"AIza[0-9A-Za-z_-]{35}" + _E, ("AIza",),
          "https://cloud.google.com/docs/authentication/api-keys", "AIza{b64url:35}", "AIza{b64url:20}",
          prefix="AIza"),
@@ -130,6 +139,13 @@ RULES: tuple[Rule, ...] = (
          "https://docs.stripe.com/webhooks#verify-events", "whsec_{alnum:32}", "whsec_{alnum:12}", prefix="whsec_"),
     Rule("stripe-key", "Stripe Secret Key", _B + r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,}", ("k_live_", "k_test_"),
          "https://docs.stripe.com/keys", "rk_test_{alnum:99}", "pk_test_{alnum:99}", prefix="rk_test_"),
+    Rule("braintree-access-token", "Braintree Access Token",
+         r"access_token\$(?:production|sandbox)\$[a-z0-9]{16}\$[a-f0-9]{32}", ("access_token$",),
+         "https://developer.paypal.com/braintree/docs/guides/authorization/overview",
+         "access_token$production${loweralnum:16}${hex:32}", "access_token$production${loweralnum:16}"),
+    Rule("facebook-access-token", "Facebook Access Token", _B + r"EAA[A-Za-z0-9]{90,}", ("EAA",),
+         "https://developers.facebook.com/docs/facebook-login/guides/access-tokens/", "EAAB{alnum:150}",
+         "EAAB{alnum:12}", prefix="EAA"),
     Rule("square-access-token", "Square Access Token", _B + r"EAAA[A-Za-z0-9_-]{60}" + _E, ("EAAA",),
          "https://developer.squareup.com/docs/build-basics/access-tokens", "EAAA{b64url:60}", "EAAA{b64url:20}",
          prefix="EAAA"),
@@ -177,6 +193,18 @@ RULES: tuple[Rule, ...] = (
     Rule("postman-key", "Postman API Key", _B + r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}", ("PMAK-",),
          "https://learning.postman.com/docs/developer/postman-api/authentication/", "PMAK-{hex:24}-{hex:34}",
          "PMAK-{hex:24}", prefix="PMAK-"),
+    Rule("mailgun-key", "Mailgun API Key", _B + r"key-[0-9a-z]{32}" + _E, ("key-",),
+         "https://documentation.mailgun.com/docs/mailgun/api-reference/authentication/", "key-{loweralnum:32}",
+         "key-{loweralnum:12}", prefix="key-"),
+    Rule("newrelic-key", "New Relic Key", _B + r"NR(?:AK|JS|II)-[A-Z0-9]{27}" + _E, ("NRAK-", "NRJS-", "NRII-"),
+         "https://docs.newrelic.com/docs/apis/intro-apis/new-relic-api-keys/", "NRAK-{upperalnum:27}",
+         "NRAK-{upperalnum:10}", prefix="NRAK-"),
+    Rule("launchdarkly-sdk-key", "LaunchDarkly SDK Key",
+         _B + r"sdk-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}",
+         ("sdk-",), "https://docs.launchdarkly.com/sdk/concepts/client-side-server-side#keys",
+         "sdk-{hex:8}-{hex:4}-{hex:4}-{hex:4}-{hex:12}", "sdk-{hex:8}", prefix="sdk-"),
+    Rule("dropbox-token", "Dropbox Access Token", _B + r"sl\.[A-Za-z0-9_-]{130,}", ("sl.",),
+         "https://developers.dropbox.com/oauth-guide", "sl.{b64url:140}", "sl.{b64url:20}", prefix="sl."),
     Rule("linear-key", "Linear API Key", _B + r"lin_api_[A-Za-z0-9]{40}" + _E, ("lin_api_",),
          "https://linear.app/developers/graphql#personal-api-keys", "lin_api_{alnum:40}", "lin_api_{alnum:12}",
          prefix="lin_api_"),
@@ -204,7 +232,8 @@ RULES: tuple[Rule, ...] = (
     # -- credentials syntaxes (keyword-led: placeholder filters apply) --------------------------
     Rule("authorization-header", "Authorization Header",
          r"(?i:authorization|x-api-key|api-key|x-auth-token|private-token)[\"']?\s*[:=,]\s*[\"']?"
-         r"(?i:(?:bearer|basic|token|bot)\s+)?(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)",
+         r"(?:(?i:basic)\s+(?P<basic>[A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])|"
+         r"(?i:(?:bearer|token|bot)\s+)?(?P<secret>[A-Za-z0-9._~+/-]{16,}=*))",
          ("authorization", "x-api-key", "api-key", "x-auth-token", "private-token"),
          "https://www.rfc-editor.org/rfc/rfc6750#section-2.1", "{b64url:40}", "{alnum:6}", ignore_case=True,
          generic=True, context="curl -H 'Authorization: Bearer {}' https://api.acme-corp.io/v2/jobs"),
@@ -212,9 +241,11 @@ RULES: tuple[Rule, ...] = (
          r"(?:\s-u\s*|\s--user[ =]|\s-U\s)[\"']?[^\s\"':/]*:(?!//)(?P<secret>[^\s\"'@]{4,})"
          r"|--(?:password|passwd|pass|token|api-key|apikey|client-secret|auth-token|secret)[ =]"
          r"[\"']?(?P<flag>[^\s\"']{6,})"
-         r"|\bmysql(?:dump|admin)?\b[^\n]*?\s-p(?P<short>[^\s\"'-][^\s\"']{3,})",
+         r"|\bmysql(?:dump|admin)?\b[^\n]*?\s-p(?P<short>[^\s\"'-][^\s\"']{3,})"
+         r"|\b(?:docker|podman|helm)\s+(?:registry\s+)?login\b[^\n]*?\s-p\s+[\"']?(?P<login>[^\s\"'$-][^\s\"']{3,})"
+         r"|\bsshpass\s+-p\s*[\"']?(?P<sshpass>[^\s\"'$-][^\s\"']{3,})",
          ("-u", "--user", "-U", "--password", "--passwd", "--pass", "--token", "--api-key", "--apikey",
-          "--client-secret",
+          "--client-secret", "login", "sshpass",
           "--auth-token", "--secret", "mysql"),
          "https://curl.se/docs/manpage.html#-u", "{alnum:14}", "{alnum:2}", generic=True,
          context="curl -u deploy:{} https://ci.acme-corp.io/api"),

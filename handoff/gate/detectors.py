@@ -590,7 +590,7 @@ def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bo
             or heuristic.is_prefixed_with_dollar_sign(value)):
         return True
     if spec.module == "rules":          # a catalogue rule's structure already says where the value is
-        return _is_wordy(value) or _is_keyword_false_positive(value, line, named=False)
+        return _is_wordy(value) or _is_keyword_false_positive(value, line, named=False) or _is_example_basic(value)
     if spec.family == "keyword":
         return _is_indirect_reference(line) or _is_keyword_false_positive(value, line)
     return _is_entropy_false_positive(spec, value, line)
@@ -703,6 +703,17 @@ def _is_wordy(value: str) -> bool:
         return False
     parts = _CAMEL_PART.findall(value)
     return bool(parts) and sum(map(len, parts)) / len(parts) >= 4
+
+
+def _is_example_basic(value: str) -> bool:
+    """`Basic dXNlcjpwYXNz`: HTTP Basic credentials whose password is a placeholder (`user:pass`)."""
+    if len(value) > 200 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", value):
+        return False
+    try:
+        user, _, password = base64.b64decode(value + "=" * (-len(value) % 4)).decode("utf-8").partition(":")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return False
+    return bool(_) and (password == user or is_placeholder(password) or _SHORT_WORD.fullmatch(password) is not None)
 
 
 def _is_word(value: str) -> bool:

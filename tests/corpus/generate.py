@@ -548,6 +548,20 @@ def structure_cases(gen: Gen) -> Iterator[Case]:
     yield Case("bom/dotenv", True, files={".env.staging": (None, f"\ufeffDB_PASSWORD={pw}\nDEBUG=0\n")}, values=[pw])
 
 
+def cli_cases(gen: Gen) -> Iterator[Case]:
+    """Credentials on command lines and in HTTP Basic headers."""
+    pw = gen.password()
+    yield Case("cli/docker-login", True, files={".github/workflows/push.yml": (None, (
+        "jobs:\n  push:\n    steps:\n      - run: docker login -u ci-bot -p " + pw + " registry.acme-corp.io\n"))},
+        values=[pw])
+    pw = gen.password()
+    script = f"#!/bin/sh\nsshpass -p '{pw}' ssh deploy@10.0.4.2 ./up\n"
+    yield Case("cli/sshpass", True, files={"deploy.sh": (None, script)}, values=[pw])
+    basic = base64.b64encode(f"deploy:{gen.password()}".encode()).decode()
+    yield Case("header/basic", True, files={"api/smoke.http": (None,
+               f"GET https://api.acme-corp.io/v1/health\nAuthorization: Basic {basic}\n")}, values=[basic])
+
+
 def connection_cases(gen: Gen) -> Iterator[Case]:
     for scheme in ("postgresql", "mysql", "mongodb+srv", "amqps", "rediss", "mssql", "clickhouse", "sftp"):
         pw = gen.password()
@@ -743,6 +757,7 @@ def planted(seed: int = 7) -> list[Case]:
     cases = [case for case in rule_cases(gen) if case.planted]
     for source in (
         prose_cases,
+        cli_cases,
         ds_plugin_cases,
         more_ds_plugin_cases,
         key_block_cases,
@@ -810,6 +825,8 @@ def benign_cases(gen: Gen) -> Iterator[Case]:
         ("app/forms.py", "password = forms.CharField(widget=forms.PasswordInput, label=_('Password'))\n"),
         ("src/auth.ts", "const password = await prompt('Password: ');\nconst secret = process.env.JWT_SECRET!;\n"),
     ]
+    placeholders.append(("docs/auth.http", "GET https://api.acme-corp.io\nAuthorization: Basic dXNlcjpwYXNz\n"))
+    placeholders.append(("scripts/login.sh", "docker login -u \"$REGISTRY_USER\" -p \"$REGISTRY_TOKEN\" reg.io\n"))
     for index, (path, text) in enumerate(placeholders):
         yield Case(f"benign/placeholder-{index}", False, files={path: (None, text)})
     vapid = base64.urlsafe_b64encode(b"\x04" + gen.rng.randbytes(64)).decode().rstrip("=")
