@@ -4,6 +4,7 @@ each rule's generated example is found (through the pre-filter, by that rule), i
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,25 @@ def test_detect_secrets_loads_the_generated_plugins_from_the_file() -> None:
 
     loaded = {cls.__name__ for cls in get_plugins_from_file(plugins.__file__)}
     assert {rule.class_name for rule in RULES} <= loaded
+
+
+def test_a_baseline_written_by_detect_secrets_with_the_generated_plugins_lets_the_value_through(tmp_path: Path) -> None:
+    """The audit workflow stays valid: `detect-secrets scan --plugin handoff/gate/plugins.py` writes a baseline
+    whose entry for a catalogue-rule find is honoured by the gate (same type, same hashed value)."""
+    import subprocess
+    import sys
+
+    import handoff.gate.plugins as plugins
+
+    rule = next(rule for rule in RULES if rule.id == "huggingface-token")
+    line = f'HF_TOKEN = "{example(rule, random.Random(3))}"\n'
+    (tmp_path / "app.py").write_text(line, encoding="utf-8")
+    scan = [sys.executable, "-m", "detect_secrets", "scan", "--plugin", plugins.__file__, "app.py"]
+    baseline = subprocess.run(scan, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert '"Hugging Face Token"' in baseline
+    (tmp_path / ".secrets.baseline").write_text(baseline, encoding="utf-8")
+    patch = ("diff --git a/app.py b/app.py\nnew file mode 100644\n--- /dev/null\n+++ b/app.py\n@@ -0,0 +1 @@\n"
+             f"+{line}")
+    report = gate(patch, {}, repo_root=str(tmp_path)).report
+    assert not report.blocked and report.allowed == 1
+    assert gate(patch, {}, repo_root=None).report.blocked
