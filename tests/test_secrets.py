@@ -1,19 +1,22 @@
-"""The secret gate: recall on planted secrets, no blocks on ordinary diffs, allowlists, redaction, odd input.
+"""The secret gate: pre-filter soundness, allowlists, redaction, masking, odd input.
 
-Every key-shaped value lives in tests/corpus (fake, generated, real-shaped); this file only reads them.
+Key-shaped values are generated at test time (tests/corpus/generate.py, handoff/gate/rules.py templates);
+none is stored. Recall and false blocks on the whole corpus are in tests/test_gate_corpus.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
+import string
 import subprocess
 import sys
-from dataclasses import astuple
 from pathlib import Path
 
 import pytest
+from corpus.generate import Gen, benign, planted
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,9 +25,9 @@ from handoff.gate import SENSITIVE_FILE, Finding, gate, is_sensitive_path, mask
 from handoff.gate import detectors as scan
 
 CORPUS = Path(__file__).parent / "corpus"
-PLANTED = CORPUS / "planted"
 BENIGN = CORPUS / "benign"
-CASES = json.loads((PLANTED / "cases.json").read_text(encoding="utf-8"))
+_RNG = random.Random(5)
+_ALNUM = string.ascii_letters + string.digits
 
 
 def _read(path: Path) -> str:
@@ -32,14 +35,22 @@ def _read(path: Path) -> str:
         return handle.read()
 
 
-def _load(case: dict) -> tuple[str, dict[str, str]]:
-    patch = _read(PLANTED / case["patch"]) if "patch" in case else ""
-    texts = {key: _read(PLANTED / name) for key, name in case.get("texts", {}).items()}
-    return patch, texts
+def _value(kind: str) -> str:
+    """A fresh, valid-shaped value of a kind detect-secrets knows."""
+    tail = "".join(_RNG.choice(_ALNUM) for _ in range(36))
+    return {"stripe": "sk_live_" + tail[:24], "github_tokens": "ghp_" + tail}[kind]
 
 
-def _value(case_name: str, index: int = 0) -> str:
-    return next(case for case in CASES if case["name"] == case_name)["values"][index]
+_PLANTED = planted()
+_SAMPLE = {case.name: case for case in _PLANTED}
+# A spread of the corpus for the slower, whole-pipeline properties (one case per source kind).
+SAMPLE_CASES = [case for name, case in _SAMPLE.items()
+                if name.split("/")[0] in {"ds", "key", "yaml", "k8s", "aws", "cred", "url", "dsn", "text", "jwt"}
+                or name in {"rule/github-fine-grained-pat", "rule/anthropic-api-key", "rule/stripe-key"}]
+
+
+def _load(case: object) -> tuple[str, dict[str, str]]:
+    return case.patch(), dict(case.texts)  # type: ignore[attr-defined]
 
 
 def _new_file(path: str, *lines: str) -> str:
@@ -48,67 +59,15 @@ def _new_file(path: str, *lines: str) -> str:
             f"--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{len(lines)} @@\n{body}")
 
 
-_KEY_BODY_ROW = re.compile(r"^[+ -]?\s*[A-Za-z0-9+/=]+\r?$")
-
-
-def _assert_value_hidden(report: object, values: list[str]) -> None:
-    shown = repr(report)
-    fields = [str(part) for finding in report.findings for part in astuple(finding)]  # type: ignore[attr-defined]
-    for value in values:
-        assert value not in shown
-        assert not any(value in part for part in fields)
 
 
 # ---------------------------------------------------------------------------------------------
-# Recall
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
-def test_planted_secret_is_caught_with_file_line_and_type(case: dict) -> None:
-    patch, texts = _load(case)
-    result = gate(patch, texts, repo_root=None)
-    found = {(f.source, f.line, f.kind) for f in result.report.findings}
-    assert found == {tuple(expected) for expected in case["expect"]}
-    assert result.report.blocked
-    assert result.patch == patch and result.texts == texts
-    _assert_value_hidden(result.report, case["values"])
-
-
-def test_every_detect_secrets_plugin_is_exercised_by_the_corpus() -> None:
-    kinds = {kind for case in CASES for _source, _line, kind in case["expect"]}
-    expected = {
-        "AWS Access Key", "Azure Storage Account access key", "Basic Auth Credentials", "Cloudant Credentials",
-        "Discord Bot Token", "GitHub Token", "GitLab Token", "IBM Cloud IAM Key", "IBM COS HMAC Credentials",
-        "JSON Web Token", "Secret Keyword", "Mailchimp Access Key", "NPM tokens", "OpenAI Token", "PyPI Token",
-        "SendGrid API Key", "Slack Token", "SoftLayer Credentials", "Square OAuth Secret", "Stripe Access Key",
-        "Telegram Bot Token", "Twilio API Key", "Private Key", "Artifactory Credentials",
-        "Base64 High Entropy String", "Hex High Entropy String", SENSITIVE_FILE,
-    }
-    assert expected <= kinds
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
-def test_prefilter_marks_every_planted_line_as_a_candidate(case: dict) -> None:
-    patch, texts = _load(case)
-    paths = {source for source, _line, kind in case["expect"] if kind != SENSITIVE_FILE}
-    markers = [*case["values"], "PRIVATE KEY", "PuTTY-User-Key-File"]
-    checked = 0
-    for key, text in [("patch", patch), *texts.items()]:
-        for raw in text.split("\n"):
-            if not any(marker in raw for marker in markers) or raw.startswith(("+++", "---", "diff ")):
-                continue
-            if _KEY_BODY_ROW.match(raw):
-                continue     # a key's body: found through its BEGIN line, redacted with it
-            line = raw[1:] if key == "patch" else raw
-            candidate_paths = paths if key == "patch" else {key}
-            assert any(scan.is_candidate(line.rstrip("\r"), path) for path in candidate_paths), (key, line[:30])
-            checked += 1
-    assert checked or not case["values"]
+# Pre-filter soundness
 
 
 def test_prefilter_loses_nothing_against_every_plugin_on_every_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """The gate with the pre-filter finds exactly what running every plugin on every line finds."""
-    inputs = [_load(case) for case in CASES]
+    inputs = [_load(case) for case in SAMPLE_CASES] + [_load(case) for case in benign()[::3]]
     inputs += [(_read(path), {}) for path in sorted(BENIGN.glob("*.diff"))]
     with_prefilter = [gate(patch, texts, repo_root=None).report.findings for patch, texts in inputs]
 
@@ -117,7 +76,11 @@ def test_prefilter_loses_nothing_against_every_plugin_on_every_line(monkeypatch:
 
     monkeypatch.setattr(scan, "candidate_lines", every_line)
     monkeypatch.setattr(scan, "_TRIGGERS", tuple((spec, re.compile("")) for spec, _ in scan._TRIGGERS))
-    without = [gate(patch, texts, repo_root=None).report.findings for patch, texts in inputs]
+    scan._routed.cache_clear()
+    try:
+        without = [gate(patch, texts, repo_root=None).report.findings for patch, texts in inputs]
+    finally:
+        scan._routed.cache_clear()
     assert with_prefilter == without
 
 
@@ -129,17 +92,23 @@ def _vendor_regexes() -> list[tuple[scan.PluginSpec, re.Pattern[str]]]:
     return pairs
 
 
-@pytest.mark.parametrize("spec,regex", _vendor_regexes(), ids=lambda x: getattr(x, "name", "") or "re")
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+_PRINTABLE = st.characters(min_codepoint=32, max_codepoint=126)
+
+
+_VENDOR_REGEXES = _vendor_regexes()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(data=st.data())
-def test_trigger_and_needles_cover_what_the_plugin_matches(spec: scan.PluginSpec, regex: re.Pattern[str],
-                                                           data: st.DataObject) -> None:
-    """Any line a vendor plugin flags reaches that plugin through the pre-filter."""
-    line = data.draw(st.from_regex(regex).filter(lambda s: "\n" not in s and "\r" not in s))
+def test_trigger_and_needles_cover_what_the_plugin_matches(data: st.DataObject) -> None:
+    """Any line a vendor plugin flags reaches that plugin through the pre-filter (one draw picks the
+    plugin, so the whole catalogue shares one run instead of paying hypothesis' start per regex)."""
+    spec, regex = data.draw(st.sampled_from(_VENDOR_REGEXES))
+    line = data.draw(st.from_regex(regex, alphabet=_PRINTABLE))
     found = scan._plugin(spec).analyze_line(filename="x.txt", line=line, line_number=0, context=None)
     if found:
         names = scan.candidate_lines(line).get(0, set())
-        assert spec in scan.plugins_for_line(line, scan.TEXT_PROFILE, names)
+        assert spec in scan.plugins_for_line(line, scan.TEXT_PROFILE, names), (spec.name, line[:80])
 
 
 @settings(max_examples=60, deadline=None)
@@ -184,11 +153,14 @@ def test_sensitive_file_names() -> None:
 
 
 def test_rc_files_count_only_with_credentials() -> None:
-    plain = _new_file(".npmrc", "registry=https://registry.npmjs.org/", "save-exact=true")
+    plain = _new_file(".npmrc", "registry=https://registry.npmjs.org/", "save-exact=true",
+                      "//registry.npmjs.org/:_authToken=${NPM_TOKEN}")
     assert not gate(plain, {}, repo_root=None).report.blocked
-    netrc = _new_file(".netrc", "machine api.acme-corp.io login deploy password " + "k" * 3 + "9Zq")
-    findings = gate(netrc, {}, repo_root=None).report.findings
-    assert (".netrc", 1, SENSITIVE_FILE) in {(f.source, f.line, f.kind) for f in findings}
+    password = Gen(3).password()
+    netrc = _new_file(".netrc", f"machine api.acme-corp.io login deploy password {password}")
+    result = gate(netrc, {}, repo_root=None, redact=True)
+    assert (".netrc", 1, "Secret Keyword") in {(f.source, f.line, f.kind) for f in result.report.findings}
+    assert password not in result.patch and "machine api.acme-corp.io login deploy password [REDACTED" in result.patch
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,26 +229,26 @@ def test_pragma_allowlist_secret_on_the_line_and_the_line_before() -> None:
 # Redaction
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
-def test_redact_replaces_values_and_keeps_reporting_them(case: dict) -> None:
+@pytest.mark.parametrize("case", SAMPLE_CASES, ids=[case.name for case in SAMPLE_CASES])
+def test_redact_replaces_values_and_keeps_reporting_them(case: object) -> None:
     patch, texts = _load(case)
     plain = gate(patch, texts, repo_root=None)
     result = gate(patch, texts, repo_root=None, redact=True)
     assert result.report.redacted and not result.report.blocked
     assert result.report.findings == plain.report.findings
     sent = result.patch + "".join(result.texts.values())
-    for value in case["values"]:
+    for value in case.values:  # type: ignore[attr-defined]
         assert value not in sent
     assert "[REDACTED " in sent
     assert set(result.texts) == set(texts)
     rescanned = gate(result.patch, result.texts, repo_root=None)
     assert {f.kind for f in rescanned.report.findings} <= {SENSITIVE_FILE}
-    if not any(kind == SENSITIVE_FILE for _source, _line, kind in case["expect"]) and patch:
+    if not any(f.kind == SENSITIVE_FILE for f in plain.report.findings) and patch:
         assert len(result.patch.split("\n")) == len(patch.split("\n"))   # hunks still line up
 
 
 def test_redacted_sensitive_file_is_one_marker_line() -> None:
-    patch, _ = _load(next(case for case in CASES if case["name"] == "dotenv_high_entropy"))
+    patch = _new_file(".env", f"SESSION_SECRET={Gen(4).alnum(40)}", "DEBUG=0")
     redacted = gate(patch, {}, repo_root=None, redact=True).patch
     assert "+++ b/.env\n[REDACTED Sensitive file: content of .env withheld]\n" in redacted
     assert redacted.endswith("\n")
@@ -292,10 +264,19 @@ def test_redact_without_findings_changes_nothing() -> None:
 # Masking and odd input
 
 
-def test_mask_shows_a_short_prefix_only_for_long_values() -> None:
-    assert mask("A" * 4 + "B" * 16) == "AAAA…(20 chars)"
-    assert mask("hunter2") == "…(7 chars)"
+def test_mask_shows_a_vendor_prefix_at_most() -> None:
+    value = "".join(_RNG.choice(_ALNUM) for _ in range(30))
+    assert mask(value) == "…(30 chars)"                       # a generic value: nothing of it
+    assert mask("ghp_" + value, "ghp_") == "ghp_…(34 chars)"   # a vendor prefix is part of the format
+    assert mask("ghp_x", "ghp_") == "…(5 chars)"              # never most of a short value
     assert "hunter2" not in mask("hunter2")
+
+
+def test_previews_of_generic_passwords_show_none_of_their_characters() -> None:
+    password = Gen(8).password(24)
+    report = gate(_new_file("conf/db.ini", "[db]", f"password = {password}"), {}, repo_root=None).report
+    assert report.blocked
+    assert all(finding.preview.startswith("…(") for finding in report.findings)
 
 
 ODD_PATCHES = [
@@ -334,13 +315,14 @@ def test_random_patches_never_raise(text: str) -> None:
         assert all(isinstance(finding, Finding) for finding in report.findings)
 
 
+_PK = "PRIVATE" + " KEY"     # split, so this file holds no key header of its own
 _PATCH_LINES = st.sampled_from([
     "diff --git a/x.py b/x.py", "diff --git a/.env b/.env", 'diff --git "a/q\\"x" "b/q\\"x"', "diff --cc m.py",
     "--- a/x.py", "+++ b/x.py", "--- /dev/null", "+++ /dev/null", "rename from a.key", "rename to b.txt",
     "@@ -1,2 +1,3 @@", "@@ -0,0 +1 @@ def f():", "@@@ -1,2 -1,2 +1,3 @@@", "@@ -3 +3,0 @@",
     "+x = 1", "-y = 2", " z = 3", "", "\\ No newline at end of file", "Binary files a/b and b/b differ",
-    "GIT binary patch", "literal 5", "+-----BEGIN RSA PRIVATE KEY-----", " -----BEGIN EC PRIVATE KEY-----",
-    "+MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi", "-----END RSA PRIVATE KEY-----", "+PuTTY-User-Key-File-2: x",
+    "GIT binary patch", "literal 5", f"+-----BEGIN RSA {_PK}-----", f" -----BEGIN EC {_PK}-----",
+    "+" + Gen(9).b64(30), f"-----END RSA {_PK}-----", "+PuTTY-User-Key-" + "File-2: x",
     "+password = 'Zx9#kLq2vB'  # pragma: allowlist secret", "# pragma: allowlist nextline secret",
     "+DB_PASSWORD=Qw3rtyUi0pAsDf", "+\ud800 naïve\r", "++ b", " +",
 ])
@@ -366,14 +348,13 @@ def test_lines_are_attributed_in_a_two_file_patch() -> None:
 
 
 def test_private_key_block_is_caught_in_removed_and_context_lines() -> None:
-    rows = [line[1:] for line in _read(PLANTED / "private_key_rsa_block.diff").split("\n") if line.startswith("+")
-            and not line.startswith("+++")]
+    rows = ["tls.key: |", *("  " + row for row in Gen(6).pem().splitlines())]
     removed = ("diff --git a/k.yaml b/k.yaml\n--- a/k.yaml\n+++ b/k.yaml\n"
                f"@@ -4,{len(rows)} +4,0 @@\n" + "".join(f"-{row}\n" for row in rows))
     context = ("diff --git a/k.yaml b/k.yaml\n--- a/k.yaml\n+++ b/k.yaml\n"
                f"@@ -4,{len(rows)} +4,{len(rows) + 1} @@\n+# new first line\n" + "".join(f" {row}\n" for row in rows))
     body = rows[3].strip()
-    for patch, line in ((removed, 6), (context, 7)):
+    for patch, line in ((removed, 5), (context, 6)):
         result = gate(patch, {}, repo_root=None, redact=True)
         assert [(f.source, f.line, f.kind) for f in result.report.findings] == [("k.yaml", line, "Private Key")]
         assert body not in result.patch and body in patch
@@ -410,10 +391,10 @@ def test_requests_is_deferred_when_detect_secrets_runs() -> None:
     assert _run(code) == "True True False"
 
 
-def test_devin_api_keys_are_caught_and_redacted():
-    # No detect-secrets plugin knows Devin's own keys; the gate has its own detector for them.
-    key = "cog_" + "a1B2c3D4e5F6g7H8i9J0kLmN"
-    legacy = "apk_user_" + "Zx9Yw8Vu7Ts6Rq5Po4"
+def test_devin_api_keys_are_caught_and_redacted() -> None:
+    # No detect-secrets plugin knows Devin's own keys; the rule catalogue has one for them.
+    key = "cog_" + "".join(_RNG.choice(_ALNUM) for _ in range(24))
+    legacy = "apk_user_" + "".join(_RNG.choice(_ALNUM) for _ in range(18))
     patch = ("diff --git a/run.sh b/run.sh\nnew file mode 100644\n--- /dev/null\n+++ b/run.sh\n@@ -0,0 +1,3 @@\n"
              f"+export DEVIN_API_KEY={key}\n+the cog_wheel turns\n+curl -H 'Authorization: Bearer {legacy}'\n")
     report = gate(patch, {"task": f"use {key}"}, repo_root=None).report

@@ -27,13 +27,16 @@ import sys
 import types
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import accumulate, pairwise
 from typing import Any
 
+from handoff.gate.catalogue import RULES
+
 PRIVATE_KEY = "Private Key"
+AWS_KEY = "AWS Access Key"
 KEYWORD = "Secret Keyword"
 
 # ---------------------------------------------------------------------------------------------
@@ -44,10 +47,6 @@ _KEYWORDS = (  # KeywordDetector's DENYLIST
     r"api_?key|auth_?key|service_?key|account_?key|db_?key|database_?key|priv_?key|private_?key"
     r"|client_?key|db_?pass|database_?pass|key_?pass|password|passwd|pwd|secret|contrase(?:ñ|n)a"
 )
-
-
-DEVIN_KEY_DETECTOR = "DevinApiKeyDetector"
-_DEVIN_KEY = r"\b(?:apk_user_|apk_|cog_)[A-Za-z0-9_\-]{16,}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,8 @@ PLUGINS: tuple[PluginSpec, ...] = (
     PluginSpec("MailchimpDetector", "mailchimp", r"-us\d", "vendor"),
     PluginSpec("NpmDetector", "npm", r"_authToken=", "vendor"),
     PluginSpec("OpenAIDetector", "openai", r"T3BlbkFJ", "vendor"),
-    PluginSpec("PrivateKeyDetector", "private_key", r"PRIVATE KEY|PuTTY-User-Key-File-2", "vendor"),
+    PluginSpec("PrivateKeyDetector", "private_key", r"PRIVATE KEY|PuTTY-User-Key-File-|OpenVPN Static key",
+               "vendor"),
     PluginSpec("PypiTokenDetector", "pypi_token", r"pypi-AgE", "vendor"),
     PluginSpec("SendGridDetector", "sendgrid", r"SG\.", "vendor"),
     PluginSpec("SlackDetector", "slack", r"(?i:xox[abposr]-|hooks\.slack\.com)", "vendor"),
@@ -87,8 +87,10 @@ PLUGINS: tuple[PluginSpec, ...] = (
     PluginSpec("StripeDetector", "stripe", r"[rs]k_live_", "vendor"),
     PluginSpec("TelegramBotTokenDetector", "telegram_token", r"\d{8}:[\w-]{35}", "vendor"),
     PluginSpec("TwilioKeyDetector", "twilio", r"(?:AC|SK)[a-z0-9]{32}", "vendor"),
-    # Not a detect-secrets plugin: Devin's own API keys, which no detect-secrets plugin knows (module "").
-    PluginSpec(DEVIN_KEY_DETECTOR, "", _DEVIN_KEY, "vendor"),
+    # The rule catalogue's plugins (handoff/gate/catalogue.py): triggered by each rule's keywords.
+    *(PluginSpec(rule.class_name, "rules", rule.trigger or (
+        ("(?i:" if rule.ignore_case else "(?:") + "|".join(re.escape(k) for k in rule.keywords) + ")"),
+                 "keyword" if rule.generic else "vendor") for rule in RULES),
     PluginSpec("KeywordDetector", "keyword", f"(?i:{_KEYWORDS})", "keyword"),
     # An entropy above the limit needs that many distinct characters: > 4.5 bits -> 23, > 3.0 -> 9.
     PluginSpec("Base64HighEntropyString", "high_entropy_strings",
@@ -98,7 +100,22 @@ PLUGINS: tuple[PluginSpec, ...] = (
 )
 # IPPublicDetector is left out on purpose: a public IP address is not a credential.
 
-_TRIGGERS = tuple((spec, re.compile(spec.trigger)) for spec in PLUGINS)
+class _Lazy:
+    """A regex compiled on first use: importing the gate stays fast, and most triggers never run."""
+
+    __slots__ = ("pattern", "search")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.search = self._compile_and_search
+
+    def _compile_and_search(self, *args: Any) -> re.Match[str] | None:
+        compiled = re.compile(self.pattern)
+        self.search = compiled.search
+        return compiled.search(*args)
+
+
+_TRIGGERS = tuple((spec, _Lazy(spec.trigger)) for spec in PLUGINS)
 
 # Coarse scan over the whole text: needle -> the plugins it stands for. For each plugin, wherever its
 # trigger matches, one of its needles matches too. Each needle starts with a literal, so `re` finds
@@ -106,32 +123,106 @@ _TRIGGERS = tuple((spec, re.compile(spec.trigger)) for spec in PLUGINS)
 _AWS, _ENTROPY_B64, _ENTROPY_HEX, _KEYWORD = "AWSKeyDetector", "Base64HighEntropyString", "HexHighEntropyString", \
     "KeywordDetector"
 _ASSIGNED = ("KeywordDetector", "IbmCloudIamDetector", "CloudantDetector", "SoftlayerDetector")
-_CASED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
-    (re.compile(pattern), frozenset(names)) for pattern, names in (
+_CASED_NEEDLES: tuple[tuple[str, frozenset[str]], ...] = tuple(
+    (pattern, frozenset(names)) for pattern, names in (
         (r"AKC[a-zA-Z0-9]{10}", ["ArtifactoryDetector"]), (r"AP[\dABCDEF][a-zA-Z0-9]{8}", ["ArtifactoryDetector"]),
         ("A3T", [_AWS]), ("ABIA", [_AWS]), ("ACCA", [_AWS]), ("AKIA", [_AWS]), ("ASIA", [_AWS]),
         ("AccountKey=", ["AzureStorageKeyDetector"]), (r"://[^\s/?#@]+@", ["BasicAuthDetector"]),
         (r"\.[a-zA-Z\d_-]{6}\.[a-zA-Z\d_-]{27}", ["DiscordBotTokenDetector"]),
         (r"gh[pousr]_", ["GitHubTokenDetector"]), ("GR1348941", ["GitLabTokenDetector"]),
         (r"gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-", ["GitLabTokenDetector"]),
-        ("apk_", [DEVIN_KEY_DETECTOR]), ("cog_", [DEVIN_KEY_DETECTOR]),
         ("eyJ", ["JwtTokenDetector"]), (r"-us\d", ["MailchimpDetector"]), ("_authToken=", ["NpmDetector"]),
         ("T3BlbkFJ", ["OpenAIDetector"]), ("PRIVATE KEY", ["PrivateKeyDetector"]),
-        ("PuTTY-User-Key-File-2", ["PrivateKeyDetector"]), ("pypi-AgE", ["PypiTokenDetector"]),
+        ("PuTTY-User-Key-File-", ["PrivateKeyDetector"]), ("OpenVPN Static key", ["PrivateKeyDetector"]),
+        ("pypi-AgE", ["PypiTokenDetector"]),
         (r"SG\.", ["SendGridDetector"]), ("sq0csp-", ["SquareOAuthDetector"]), ("k_live_", ["StripeDetector"]),
         (r":[\w-]{35}", ["TelegramBotTokenDetector"]), (r"AC[a-z0-9]{32}", ["TwilioKeyDetector"]),
         (r"SK[a-z0-9]{32}", ["TwilioKeyDetector"]),
         (f"\"[{_B64}]{{23,}}\"", [_ENTROPY_B64]), (f"'[{_B64}]{{23,}}'", [_ENTROPY_B64]),
         (r"\"[0-9a-fA-F]{9,}\"", [_ENTROPY_HEX]), (r"'[0-9a-fA-F]{9,}'", [_ENTROPY_HEX]),
+        *((re.escape(keyword), [rule.class_name])
+          for rule in RULES if not rule.ignore_case for keyword in rule.keywords),
     ))
 # Searched in the case-folded text: every case-insensitive trigger contains one of these.
-_FOLDED_NEEDLES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
-    (re.compile(pattern), frozenset(names)) for pattern, names in (
+_FOLDED_NEEDLES: tuple[tuple[str, frozenset[str]], ...] = tuple(
+    (pattern, frozenset(names)) for pattern, names in (
         ("key", [*_ASSIGNED, "IbmCosHmacDetector"]), ("pw", _ASSIGNED), ("pass", _ASSIGNED),
         ("token", _ASSIGNED[1:]), ("secret", [_KEYWORD, "IbmCosHmacDetector"]), ("contrase", [_KEYWORD]),
         ("aws", [_AWS]), ("cloudant", ["CloudantDetector"]), ("softlayer", ["SoftlayerDetector"]),
         (r"xox[abposr]-", ["SlackDetector"]), (r"hooks\.slack\.com", ["SlackDetector"]),
+        *((re.escape(keyword.lower()), [rule.class_name]) for rule in RULES if rule.ignore_case
+          for keyword in rule.keywords),
     ))
+
+
+def _split_literals(needles: tuple[tuple[str, frozenset[str]], ...]) -> tuple[
+        tuple[tuple[str, frozenset[str]], ...], tuple[tuple[re.Pattern[str], frozenset[str]], ...]]:
+    """Literal needles (see _LiteralSearch) apart from patterns; only the patterns are compiled."""
+    literals: dict[str, set[str]] = {}
+    patterns = []
+    for needle, names in needles:
+        text = needle.replace("\\", "")
+        if re.escape(text) == needle:
+            literals.setdefault(text, set()).update(names)
+        else:
+            patterns.append((re.compile(needle), names))
+    # Literals that share their first three characters, one of them punctuation ("sk-", "dp."), are
+    # searched as that prefix: one pass over the text instead of several.
+    groups: dict[str, list[str]] = {}
+    for literal in literals:
+        groups.setdefault(literal[:3], []).append(literal)
+    for prefix, members in groups.items():
+        if len(members) > 1 and not prefix.isalnum():
+            for member in members:
+                literals.setdefault(prefix, set()).update(literals.pop(member))
+    return tuple((literal, frozenset(names)) for literal, names in literals.items()), tuple(patterns)
+
+
+@dataclass(frozen=True)
+class _LiteralSearch:
+    """Many literals in few passes. Python's `re` tries an alternation at every position unless the
+    first character rules a position out, which it checks in C against a set: so literals that end in
+    punctuation (`ghp_`, `sk-`, `dp.`) are searched reversed, in the reversed text, where they start with
+    a rare character; those that start with one (`AKIA`, `--token`) forwards; the rest with str.find."""
+
+    reversed_: re.Pattern[str] | None
+    forward: re.Pattern[str] | None
+    finds: tuple[str, ...]
+    names: dict[str, frozenset[str]]
+
+    @classmethod
+    def build(cls, literals: tuple[tuple[str, frozenset[str]], ...]) -> _LiteralSearch:
+        names = dict(literals)
+        ends_odd = [lit for lit in names if not lit[-1].isalnum()]
+        starts_odd = [lit for lit in names if lit[-1].isalnum() and not lit[0].islower()]
+        rest = tuple(lit for lit in names if lit[-1].isalnum() and lit[0].islower())
+
+        def alternation(items: list[str]) -> re.Pattern[str] | None:
+            return re.compile("|".join(re.escape(item) for item in sorted(items, key=len, reverse=True))) \
+                if items else None
+        return cls(alternation([lit[::-1] for lit in ends_odd]), alternation(starts_odd), rest, names)
+
+    def positions(self, text: str) -> Iterator[tuple[int, frozenset[str]]]:
+        """(offset, plugins) of literal hits; at least one per line that holds any literal."""
+        if self.reversed_ is not None:
+            backwards, size = text[::-1], len(text)
+            for match in self.reversed_.finditer(backwards):
+                yield size - match.end(), self.names[match.group()[::-1]]
+        if self.forward is not None:
+            for match in self.forward.finditer(text):
+                yield match.start(), self.names[match.group()]
+        for literal in self.finds:
+            names, find = self.names[literal], text.find
+            at = find(literal)
+            while at >= 0:
+                yield at, names
+                at = find(literal, text.find("\n", at) + 1 or len(text))   # one hit per line is enough
+
+
+_CASED_LITERALS, _CASED_PATTERNS = _split_literals(_CASED_NEEDLES)
+_FOLDED_LITERALS, _FOLDED_PATTERNS = _split_literals(_FOLDED_NEEDLES)
+_CASED_SEARCH = _LiteralSearch.build(_CASED_LITERALS)
+_FOLDED_SEARCH = _LiteralSearch.build(_FOLDED_LITERALS)
 ALL_PLUGINS = frozenset(spec.name for spec in PLUGINS)
 # Characters that `re.IGNORECASE` equates with an ASCII letter but `str.lower()` does not.
 _FOLD_ODD = re.compile("[\u0130\u0131\u017f\u212a]")
@@ -151,7 +242,16 @@ def candidate_lines(text: str, lines: list[str] | None = None) -> dict[int, set[
         lines = text.split("\n")
     starts = [0, *accumulate(len(line) + 1 for line in lines)]
     found: dict[int, set[str]] = {}
-    for haystack, needles in ((text, _CASED_NEEDLES), (_fold(text), _FOLDED_NEEDLES)):
+    folded = _fold(text)
+    for haystack, search in ((text, _CASED_SEARCH), (folded, _FOLDED_SEARCH)):
+        for at, names in search.positions(haystack):
+            index = bisect.bisect_right(starts, at) - 1
+            known = found.get(index)
+            if known is None:
+                found[index] = set(names)
+            else:
+                known |= names
+    for haystack, needles in ((text, _CASED_PATTERNS), (folded, _FOLDED_PATTERNS)):
         for needle, names in needles:
             search = needle.search
             match = search(haystack)
@@ -217,12 +317,17 @@ def plugins_for_line(line: str, profile: FileProfile = TEXT_PROFILE,
     """The plugins among `names` whose trigger matches `line` (the ones worth running on it)."""
     entropy = profile.entropy and len(line) <= _LONG_LINE
     return tuple(
-        spec for spec, trigger in _TRIGGERS
-        if spec.name in names
-        and (entropy or spec.family != "entropy")
+        spec for spec, trigger in _routed(frozenset(names))
+        if (entropy or spec.family != "entropy")
         and (profile.keyword or spec.family == "vendor")
         and trigger.search(line)
     )
+
+
+@lru_cache(maxsize=1024)
+def _routed(names: frozenset[str]) -> tuple[tuple[PluginSpec, re.Pattern[str]], ...]:
+    """The (plugin, trigger) pairs for `names`, in PLUGINS order (few distinct sets occur: cached)."""
+    return tuple(pair for pair in _TRIGGERS if pair[0].name in names)
 
 
 def is_candidate(line: str, path: str = "") -> bool:
@@ -274,22 +379,11 @@ def _defer_import(name: str) -> None:
         sys.modules[name] = _DeferredModule(name)
 
 
-class _DevinKeyPlugin:
-    """The shape of a detect-secrets plugin, for Devin API keys (`apk_…`, `apk_user_…`, `cog_…`)."""
-
-    secret_type = "Devin API Key"
-    denylist = (re.compile(_DEVIN_KEY),)
-
-    def analyze_line(self, *, filename: str, line: str, line_number: int, context: Any) -> list[Any]:
-        return [types.SimpleNamespace(type=self.secret_type, secret_value=match.group())
-                for match in self.denylist[0].finditer(line)]
-
-
 @cache
 def _plugin(spec: PluginSpec) -> Any:
-    if not spec.module:
-        return _DevinKeyPlugin()
     _no_verification()
+    if spec.module == "rules":
+        return importlib.import_module("handoff.gate.plugins").CLASSES[spec.name]()
     module = importlib.import_module(f"detect_secrets.plugins.{spec.module}")
     plugin_class = getattr(module, spec.name)
     if spec.family == "entropy":
@@ -344,6 +438,7 @@ class Hit:
     value: str       # the raw value: used to redact; never shown
     family: str
     reported: str = ""   # the value as detect-secrets reports (and hashes) it, when that differs
+    prefix: str = ""     # what a masked preview may show: a vendor prefix, never a generic password's start
 
     @property
     def hashed_values(self) -> tuple[str, ...]:
@@ -358,15 +453,16 @@ _BINARY_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"\x1f\x8b", b"P
                  b"\x00\x00\x01\x00", b"wOF", b"OTTO", b"\x00\x01\x00\x00", b"<svg", b"<?xml", b"\x7fELF")
 _PLACEHOLDERS = re.compile(
     r"^(?:x+|\*+|\.+|-+|_+|#+|none|null|nil|true|false|undefined|todo|tbd|<[^>]*>|\{\{.*\}\}|%\(\w+\)s"
-    r"|(?:your|my|the|some)[-_ ]?[\w-]*"
+    r"|(?:your|my|the|some)[-_ ]?(?:api[-_ ]?|access[-_ ]?|auth[-_ ]?|app[-_ ]?|db[-_ ]?)?"
+    r"(?:key|token|secret|password|pass|pwd)s?"
     # default credentials of local services (docker-compose, CI services, .env.example)
     r"|postgres|postgresql|mysql|mariadb|root|admin|guest|user|test|dev|local|default|pass|secret|password"
-    r"|passwd|pwd|demo|docker|app|minioadmin|rabbitmq|redis|mongo|sa|foo|bar|baz|qux|quux|value"
-    r"|.*(?:changeme|change_me|change-me|example|placeholder|dummy|sample|redacted|replace[-_]?me|[-_]here|xxxx).*)$",
+    r"|passwd|pwd|demo|docker|app|minioadmin|rabbitmq|redis|mongo|sa|foo|bar|baz|qux|quux|value|something"
+    r"|.*(?:changeme|change_me|change-me|changethis|change_this|change-this|example|placeholder|dummy|sample"
+    r"|redacted|replace[-_]?me|[-_]here|xxxx|\*\*\*\*|…).*)$",
     re.IGNORECASE)
-_LOCAL_HOSTS = re.compile(
-    r"^(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[?::1\]?|host\.docker\.internal|[\w-]+\.(?:local|test|example|invalid)"
-    r"|(?:[\w-]+\.)*example\.(?:com|org|net))$", re.IGNORECASE)
+_EXAMPLE_HOSTS = re.compile(r"^(?:[\w-]+\.)*(?:example\.(?:com|org|net)|[\w-]+\.(?:example|test|invalid))$",
+                            re.IGNORECASE)
 # `secret_name = "…"`, `passwordField: …`: the value names or points to a secret, it is not one.
 _REFERENCE_NAME = re.compile(
     r"(?:name|names|ref|id|ids|type|types|kind|path|file|filename|field|env|var|label|prompt|length|len|policy"
@@ -382,7 +478,7 @@ _RANK = {"vendor": 0, "keyword": 1, "entropy": 2}
 
 
 def scan_line(line: str, path: str, profile: FileProfile = TEXT_PROFILE,
-              specs: Iterable[PluginSpec] | None = None) -> list[Hit]:
+              specs: Iterable[PluginSpec] | None = None, nearby: Callable[[], str] | None = None) -> list[Hit]:
     """Secrets in one line (the pre-filter already let it through), false positives dropped."""
     if specs is None:
         specs = plugins_for_line(line, profile)
@@ -392,18 +488,74 @@ def scan_line(line: str, path: str, profile: FileProfile = TEXT_PROFILE,
     for spec in specs:
         if spec.name == _ENTROPY_HEX and not _CREDENTIAL_WORDS.search(line):
             continue        # its finds would all be dropped below (bare hex is a digest or an id)
+        if spec.family == "entropy" and "integrity" in line:
+            continue        # the same: subresource-integrity and lock-file hashes
         for kind, value, reported in _plugin_values(spec, line, path):
-            if not value or _is_false_positive(spec, value, line, path):
+            if not value or _is_false_positive(spec, value, line, path) or _is_public(spec, value, line, path, nearby):
                 continue
+            if spec.family == "vendor":
+                value = whole_token(line, value, spec.name)
             known = hits.get(value)
             if known is None or _RANK[spec.family] < _RANK[known.family]:
-                hits[value] = Hit(kind=kind, value=value, family=spec.family, reported=reported)
-    if "PRIVATE KEY" in line and not any(hit.kind == PRIVATE_KEY for hit in hits.values()):
-        # detect-secrets lists the usual headers but not e.g. "BEGIN ENCRYPTED PRIVATE KEY".
+                hits[value] = Hit(kind=kind, value=value, family=spec.family, reported=reported,
+                                  prefix=vendor_prefix(spec, value))
+    if not any(hit.kind == PRIVATE_KEY for hit in hits.values()):
+        # detect-secrets lists the usual headers but not e.g. "BEGIN ENCRYPTED PRIVATE KEY", PuTTY v3, OpenVPN.
         match = PRIVATE_KEY_BEGIN.search(line)
         if match:
             hits[match.group()] = Hit(kind=PRIVATE_KEY, value=match.group(), family="vendor")
-    return list(hits.values())
+    return _drop_overlaps(list(hits.values()))
+
+
+def _drop_overlaps(hits: list[Hit]) -> list[Hit]:
+    """One value seen by two plugins (a JWT in an Authorization header) is one finding: the most specific."""
+    if len(hits) < 2:
+        return hits
+    kept = []
+    for hit in hits:
+        if not any(other is not hit and hit.value in other.value and (
+                _RANK[other.family] < _RANK[hit.family] or len(other.value) > len(hit.value)) for other in hits):
+            kept.append(hit)
+    return kept
+
+
+_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_+/=-]*")
+_JWT_TAIL = re.compile(r"[A-Za-z0-9_+/=.-]*")
+
+
+def whole_token(line: str, value: str, plugin: str = "") -> str:
+    """The whole token around a match: a regex that stops after 24 characters of a 99-character key, or
+    before a JWT's signature, must not leave the rest of it behind when the value is redacted."""
+    start = line.find(value)
+    if start < 0:
+        return value
+    tail = (_JWT_TAIL if plugin == "JwtTokenDetector" else _TOKEN_TAIL).match(line, start + len(value))
+    whole = value + (tail.group() if tail else "")
+    return whole.rstrip(".") or value
+
+
+_AWS_PREFIX = re.compile(r"^(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)")
+_SHOWN_PREFIX = {"GitHubTokenDetector": 4, "SlackDetector": 5, "StripeDetector": 8, "SendGridDetector": 3,
+                 "JwtTokenDetector": 3, "PypiTokenDetector": 5, "SquareOAuthDetector": 7, "NpmDetector": 0}
+
+
+def vendor_prefix(spec: PluginSpec, value: str) -> str:
+    """The vendor prefix a masked preview may show (`ghp_`, `AKIA`, `sk-ant-`); "" for anything generic."""
+    if spec.family != "vendor":
+        return ""
+    if spec.module == "rules":
+        rule = _RULES_BY_CLASS[spec.name]
+        return rule.prefix if value.startswith(rule.prefix) else ""
+    if spec.name == "AWSKeyDetector":
+        match = _AWS_PREFIX.match(value)
+        return match.group() if match else ""
+    if spec.name == "GitLabTokenDetector":
+        dash = value.find("-")
+        return value[:dash + 1] if 0 < dash <= 8 else ""
+    return value[:_SHOWN_PREFIX.get(spec.name, 0)]
+
+
+_RULES_BY_CLASS = {rule.class_name: rule for rule in RULES}
 
 
 def _plugin_values(spec: PluginSpec, line: str, path: str) -> list[tuple[str, str, str]]:
@@ -421,7 +573,8 @@ def _plugin_values(spec: PluginSpec, line: str, path: str) -> list[tuple[str, st
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-PRIVATE_KEY_BEGIN = re.compile(r"BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?")
+PRIVATE_KEY_BEGIN = re.compile(r"BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?|BEGIN OpenVPN Static key V1"
+                               r"|PuTTY-User-Key-File-\d: \S+")
 
 
 def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bool:
@@ -429,13 +582,15 @@ def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bo
     if heuristic.is_sequential_string(value) or heuristic.is_templated_secret(value) \
             or heuristic.is_not_alphanumeric_string(value) or _is_filler(value):
         return True
-    if spec.name == "BasicAuthDetector":
-        return _is_local_or_default_login(value, line)
+    if spec.name in ("BasicAuthDetector", "UrlPasswordDetector"):
+        return _is_local_or_default_login(value.rsplit(":", 1)[-1], line)
     if spec.family == "vendor":
         return False
     if (heuristic.is_potential_uuid(value) or heuristic.is_likely_id_string(value, line)
             or heuristic.is_prefixed_with_dollar_sign(value)):
         return True
+    if spec.module == "rules":          # a catalogue rule's structure already says where the value is
+        return _is_wordy(value) or _is_keyword_false_positive(value, line, named=False) or _is_example_basic(value)
     if spec.family == "keyword":
         return _is_indirect_reference(line) or _is_keyword_false_positive(value, line)
     return _is_entropy_false_positive(spec, value, line)
@@ -443,13 +598,16 @@ def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bo
 
 def _is_local_or_default_login(password: str, line: str) -> bool:
     """`postgres://app:app@db`, `amqp://guest:guest@localhost`: development defaults, not secrets."""
-    if _PLACEHOLDERS.match(password) or password.startswith(("$", "{", "<", "%")) \
-            or " " in urllib.parse.unquote(password):
+    plain = urllib.parse.unquote(password)
+    if _PLACEHOLDERS.match(password) or password.startswith(("$", "{", "<", "%")) or " " in plain \
+            or all(_PLACEHOLDERS.match(part) for part in re.split(r"[^A-Za-z0-9]+", plain) if part):
         return True
-    for match in re.finditer(r"://([^:/@\s]*):" + re.escape(password) + r"@([\w.-]+|\[[^\]]*\])", line):
-        if match.group(1) == password or _LOCAL_HOSTS.match(match.group(2)):
-            return True
-    return False
+    host = re.search(r":" + re.escape(password) + r"@([\w.-]+)", line)
+    if host and _EXAMPLE_HOSTS.match(host.group(1)):
+        return True             # documentation hosts (RFC 2606): example.com, *.example, *.test, *.invalid
+    # A real password stays a secret on localhost too; only `user:user@` style defaults are let through.
+    return any(match.group(1) == password
+               for match in re.finditer(r"://([^:/@\s]*):" + re.escape(password) + r"@", line))
 
 
 # detect-secrets' is_indirect_reference (`secret = get_secret()`, `key = headers['apikey']`) without its
@@ -466,19 +624,112 @@ def _is_filler(value: str) -> bool:
     return len(value) >= 8 and Counter(value).most_common(1)[0][1] * 2 > len(value)
 
 
-def _is_keyword_false_positive(value: str, line: str) -> bool:
+def is_placeholder(value: str) -> bool:
+    """Empty, a reference (`${VAR}`), or an obvious placeholder (`changethis`, `<your-token>`, `xxxx`)."""
+    value = value.strip()
+    return (not value or value.startswith(("$", "{{", "%(", "<")) or bool(_PLACEHOLDERS.match(value))
+            or bool(_EXAMPLE_PASSWORD.match(value)) or _is_filler(value))
+
+
+def _is_keyword_false_positive(value: str, line: str, named: bool = True) -> bool:
     value = value.strip()
     if any(ch.isspace() for ch in value):          # prose: "Enter your password"
         return True
-    if value.endswith(("_", "-", "/", ":", ".")):
+    if value.endswith(("_", "-", "/", ":")) and _CONCATENATED.search(line, max(line.find(value), 0)):
         return True                                 # the prefix of a concatenation: "apk_user_" + …
     if _IDENTIFIER.match(value) and _KEYWORD_IN_NAME.search(value):
         return True                                 # a name: "challengePassword", "db_secret_arn"
     if _PLACEHOLDERS.match(value) or value.startswith(("${", "{{", "%(", "os.environ", "process.env", "ENV[")):
         return True
+    if _EXAMPLE_PASSWORD.match(value) or _DESCRIPTIVE.fullmatch(value) or _SHORT_WORD.fullmatch(value):
+        return True                                 # "password123", "just-for-generating-client", "weak"
+    if not named:
+        return False
     position = line.find(value)
     name = _NAME_BEFORE_VALUE.search(line, 0, position) if position > 0 else None
     return bool(name and _REFERENCE_NAME.search(name.group(1)))
+
+
+_EXAMPLE_PASSWORD = re.compile(
+    r"^(?:password|passw0rd|passwd|pass|secret|admin|test|testing|qwerty|letmein|welcome|changeme|hunter)"
+    r"\d{0,4}[!.]?$", re.IGNORECASE)
+_DESCRIPTIVE = re.compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+){2,}")       # three or more words: a description
+_SHORT_WORD = re.compile(r"[a-z]{1,10}")                              # one lowercase word: "weak", "incorrect"
+_CONCATENATED = re.compile(r"[\"'`]\s*(?:\+|\.\s|\|\||,\s*\w+\))|\$\{|%s|\{\}")
+
+# Public by design: values whose name says they are meant to be seen (publishable/site/public keys,
+# certificate pins, JWKS public members), and prefixes of publishable keys.
+_PUBLIC_NAME = re.compile(
+    r"publishable|public|sitekey|site[-_]key|site_?id|pin[-_]sha|(?:^|[^a-z])pin(?:s|ned)?(?:[^a-z]|$)|spki|fingerprint"
+    r"|vapid|application_?server_?key|search[-_]?(?:only|api)?[-_]?key|searchkey|anon[-_]?key|measurement_?id"
+    r"|client[-_]?id|app[-_]?id|tracking|integrity|checksum|digest|sha(?:1|256|384|512)|hash|nonce|salt_?rounds",
+    re.IGNORECASE)
+_PUBLIC_PREFIX = re.compile(r"^(?:pk_(?:live|test)_|sb_publishable_|pk\.eyJ|6L[\w-]{38}$|0x4AAAAAAA|BP[\w-]{80,}$)")
+_JWK_PUBLIC_MEMBER = re.compile(r"[\"'](?:n|e|x|y|x5c|x5t|x5t#S256|kid|crv|kty|use|alg)[\"']\s*:\s*\[?\s*[\"']$")
+_SEARCH_CONTEXT = re.compile(r"indexName|docsearch|searchOnly|search_only|algoliasearch|typesense|meilisearch",
+                             re.IGNORECASE)
+_I18N_PATH = re.compile(r"(?:^|/)(?:locales?|i18n|l10n|lang|langs|languages|translations?|messages)(?:/|$)"
+                        r"|\.(?:po|pot|xliff|xlf|strings|arb|resx)$|(?:^|/)[a-z]{2}(?:[-_][A-Za-z]{2})?\.(?:json|ya?ml)$")
+
+
+def _is_public(spec: PluginSpec, value: str, line: str, path: str, nearby: Callable[[], str] | None) -> bool:
+    """Values that are public by design, or words, not secrets."""
+    if spec.name == "JwtTokenDetector":
+        return _is_public_jwt(value)
+    if spec.family == "vendor":
+        return False
+    if _PUBLIC_PREFIX.match(value):
+        return True
+    position = line.find(value)
+    before = line[:position] if position >= 0 else line
+    name = _NAME_BEFORE_VALUE.search(before)
+    if name and _PUBLIC_NAME.search(name.group(1)):
+        return True
+    if _JWK_PUBLIC_MEMBER.search(before) or re.search(r"(?:pin-sha256|sha256/)\s*=?\s*[\"']?$", before):
+        return True
+    if _is_word(value) and (_I18N_PATH.search(path) or not value.isascii()):
+        return True                 # a translation of "password"/"secret", not one
+    # a search-only key of a hosted search service, shipped to browsers
+    return nearby is not None and bool(_SEARCH_CONTEXT.search(nearby()))
+
+
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def _is_wordy(value: str) -> bool:
+    """`Proxy-Authorization`, `options`, `ACAccountCredential`: names and words, not credentials.
+    Random letters split into humps of one or two characters; words into longer ones."""
+    if not re.fullmatch(r"[A-Za-z]+(?:[-_.][A-Za-z]+)*", value):
+        return False
+    parts = _CAMEL_PART.findall(value)
+    return bool(parts) and sum(map(len, parts)) / len(parts) >= 4
+
+
+def _is_example_basic(value: str) -> bool:
+    """`Basic dXNlcjpwYXNz`: HTTP Basic credentials whose password is a placeholder (`user:pass`)."""
+    if len(value) > 200 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", value):
+        return False
+    try:
+        user, _, password = base64.b64decode(value + "=" * (-len(value) % 4)).decode("utf-8").partition(":")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return False
+    return bool(_) and (password == user or is_placeholder(password) or _SHORT_WORD.fullmatch(password) is not None)
+
+
+def _is_word(value: str) -> bool:
+    return bool(re.fullmatch(r"[^\W\d_]+(?:[ '-][^\W\d_]+)*[.?!]?", value))
+
+
+def _is_public_jwt(value: str) -> bool:
+    """A JWT whose payload says it is the public/anonymous role (e.g. a Supabase anon key)."""
+    parts = value.split(".")
+    if len(parts) < 2:
+        return False
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return False
+    return bool(re.search(r"\"role\"\s*:\s*\"(?:anon|public)\"", payload))
 
 
 def _is_entropy_false_positive(spec: PluginSpec, value: str, line: str) -> bool:
@@ -495,6 +746,11 @@ def _is_entropy_false_positive(spec: PluginSpec, value: str, line: str) -> bool:
     if credential_context:
         return False
     return len(value) >= 200 or _decodes_to_fixture(value)
+
+
+def has_credential_context(value: str, line: str) -> bool:
+    """A credential word (key, token, password, …) on the line, outside the value itself."""
+    return bool(_CREDENTIAL_WORDS.search(line.replace(value, " ")))
 
 
 def _is_ordered(value: str) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from handoff.errors import ConfigError
 from handoff.gate import detectors as scan
+from handoff.gate import structure
 
 SENSITIVE_FILE = "Sensitive file"
 
@@ -59,7 +60,7 @@ class GateResult:
 def gate(patch: str, texts: Mapping[str, str], *, repo_root: str | None, redact: bool = False) -> GateResult:
     """Scan exactly what would be sent; with `redact`, return it with every finding's value replaced."""
     baseline = load_baseline(repo_root)
-    patch_scan = _PatchScan(patch or "", baseline)
+    patch_scan = _PatchScan(patch or "", baseline, repo_root)
     findings = list(patch_scan.findings)
     allowed = patch_scan.allowed
     text_scans = {key: _TextScan(key, value or "", baseline) for key, value in texts.items()}
@@ -82,10 +83,14 @@ def gate(patch: str, texts: Mapping[str, str], *, repo_root: str | None, redact:
 # Masking
 
 
-def mask(value: str) -> str:
-    """A preview that tells values apart without showing them: `AKIA…(20 chars)`, `…(9 chars)`."""
-    if len(value) >= 20:
-        return f"{value[:4]}…({len(value)} chars)"
+def mask(value: str, prefix: str = "") -> str:
+    """A preview that tells values apart without showing them: `AKIA…(20 chars)`, `…(9 chars)`.
+
+    At most a vendor prefix is shown (a fixed, public part of the format), and only while it leaves
+    most of the value hidden; never the first characters of a password or a generic token.
+    """
+    if prefix and value.startswith(prefix) and len(prefix) * 2 <= len(value):
+        return f"{prefix}…({len(value)} chars)"
     return f"…({len(value)} chars)"
 
 
@@ -99,8 +104,9 @@ def _utf8_len(text: str) -> int:
 _KEY_FILE_EXTENSIONS = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks")
 _SSH_KEY_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
 _ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist"})
-_CREDENTIAL_RC_FILES = frozenset({".npmrc", ".pypirc", ".netrc", "_netrc"})
-_RC_CREDENTIALS = re.compile(r"_auth|passw|token|secret", re.IGNORECASE)
+_PUBLIC_PEM_NAMES = (".pem",)
+_ENV_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][\w.-]*)\s*=\s*[\"']?([^\"'#\s]*)")
+_PRIVATE_PEM = re.compile(r"PRIVATE KEY|OpenVPN Static key")
 
 
 def is_sensitive_path(path: str) -> bool:
@@ -115,10 +121,6 @@ def is_sensitive_path(path: str) -> bool:
     if name.startswith(_SSH_KEY_PREFIXES):
         return not name.endswith(".pub")
     return name in {"credentials.json", ".git-credentials"} or fnmatch.fnmatchcase(name, "secrets.y*ml")
-
-
-def _is_credential_rc(path: str) -> bool:
-    return os.path.basename(path).lower() in _CREDENTIAL_RC_FILES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,11 +212,13 @@ class _Edit:
 
 
 _REDACTED_KEY = "[REDACTED Private Key]"
+_KEY_ROW_IN_PATCH = re.compile(r"\n[-+][ \t]*[\"']?[A-Za-z0-9+/]{60,76}={0,2}[\"']?[ \t]*\r?\n")
+_CREDENTIAL_FILES = frozenset({".pgpass", "pgpass.conf", ".netrc", "_netrc", ".npmrc", "config.json"})
 _KEY_INLINE = re.compile(
-    r"(?:-----|---- )?BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?(?: ----|-----)?"
-    r"(?:.*?(?:-----|---- )?END[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?(?: ----|-----)?|.*)"
+    r"(?:-----|---- )?BEGIN(?:[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?| OpenVPN Static key V1)(?: ----|-----)?"
+    r"(?:.*?(?:-----|---- )?END(?:[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?| OpenVPN Static key V1)(?: ----|-----)?|.*)"
     r"|PuTTY-User-Key-File-\d.*")
-_KEY_END = re.compile(r"END[A-Z0-9 ]* PRIVATE KEY|^Private-MAC:")
+_KEY_END = re.compile(r"END[A-Z0-9 ]* PRIVATE KEY|END OpenVPN Static key|^Private-MAC:")
 # What the lines of a key block look like: base64 rows, `Header: value` rows (Proc-Type, PuTTY), blanks.
 _HEADER_IN_QUOTES = re.compile(r"-*\s*[\"']")
 _KEY_MATERIAL = re.compile(r"[A-Za-z0-9+/]{16,}")
@@ -231,21 +235,69 @@ class _Scan:
         self.allowed = 0
         self.edits: list[_Edit] = []
         self.key_lines: dict[int, int] = {}     # line index -> prefix length, for key-block bodies
+        self.seen: dict[int, set[str]] = {}        # line index -> values already reported there
+        self.finding_lines: list[int] = []          # line index of each finding (-1: not a line)
+        self.aws_ids: list[tuple[int, str, int, int, str]] = []
 
     def scan_line(self, index: int, text: str, path: str, profile: scan.FileProfile,
                   source: str, number: int, skip: int, plugins: frozenset[str] | set[str]) -> None:
+        text = text.lstrip("\ufeff")          # a BOM must not hide the first line of a file
         if self.baseline.excludes_line(text):
             return
         if profile.dotenv:
             text, plugins = scan.dotenv_quote(text), scan.ALL_PLUGINS
+        if len(text) > structure.WINDOW:
+            self._scan_windows(index, text, path, profile, source, number, skip)
         specs = scan.plugins_for_line(text, profile, plugins)
+        if specs:
+            hits = scan.scan_line(text, path, profile, specs, nearby=lambda: self._nearby(index))
+            if hits:
+                self._record(index, text, hits, path, source, number, skip)
+        if len(text) <= structure.WINDOW and structure.may_have_views(path, text):
+            for view in structure.line_views(path, text, self._following_texts(index, text)):
+                self.scan_view(index, view, path, profile, source, number, skip)
+
+    def scan_view(self, index: int, view: structure.View, path: str, profile: scan.FileProfile,
+                  source: str, number: int, skip: int, named_entropy: bool = False,
+                  names: set[str] | None = None) -> None:
+        """Scan a view of a line (see handoff/gate/structure.py); findings land on the line it came from."""
+        if names is None:
+            names = scan.candidate_lines(view.text).get(0)
+        if not names:
+            return
+        specs = scan.plugins_for_line(view.text, profile, names)
         if not specs:
             return
-        hits = scan.scan_line(text, path, profile, specs)
-        if not hits:
+        target = self._line_at(index, view.offset)
+        if target is None:
             return
+        hits = scan.scan_line(view.text, path, profile, specs, nearby=lambda: self._nearby(target))
+        if named_entropy:
+            hits = [hit for hit in hits if hit.family != "entropy" or scan.has_credential_context(hit.value, view.text)]
+        if view.real or view.kind:
+            hits = [scan.Hit(kind=view.kind or hit.kind, value=view.real or hit.value, family=hit.family,
+                             prefix="" if view.real else hit.prefix) for hit in hits]
+        if hits:
+            self._record(target, self.lines[target][skip:], hits, path, source, number + view.offset, skip)
+
+    def _scan_windows(self, index: int, text: str, path: str, profile: scan.FileProfile,
+                      source: str, number: int, skip: int) -> None:
+        """Keyword and entropy checks on the pieces of a long line; in minified code an entropy find
+        counts only when a credential word stands beside it."""
+        pieces = structure.windows(text)
+        candidates = scan.candidate_lines("\n".join(pieces), pieces)     # one pre-filter pass for all
+        for position, names in candidates.items():
+            self.scan_view(index, structure.View(pieces[position]), path, profile, source, number, skip,
+                           named_entropy=True, names=names)
+
+    def _record(self, index: int, text: str, hits: list[scan.Hit], path: str, source: str, number: int,
+                skip: int) -> None:
         pragma = bool(_PRAGMA.search(text)) or self._nextline_pragma(index)
         for hit in hits:
+            seen = self.seen.setdefault(index, set())
+            if hit.value in seen or (hit.family != "vendor" and any(hit.value in value for value in seen)):
+                continue
+            seen.add(hit.value)
             if pragma or self.baseline.excludes_secret(hit.value) or any(
                     self.baseline.allows(path, value) for value in hit.hashed_values):
                 self.allowed += 1
@@ -256,9 +308,66 @@ class _Scan:
                     continue
                 preview = f"key block ({body + 1} lines)"
             else:
-                preview = mask(hit.value)
+                preview = mask(hit.value, hit.prefix)
+            if hit.kind == scan.AWS_KEY:
+                self.aws_ids.append((index, source, number, skip, path))
             self.edits.append(_Edit(index, hit.value, hit.kind, skip))
             self.findings.append(Finding(source=source, line=number, kind=hit.kind, preview=preview))
+            self.finding_lines.append(index)
+
+    def _line_at(self, index: int, offset: int) -> int | None:
+        if not offset:
+            return index
+        for count, (following, _prefix) in enumerate(self._following_lines(index), start=1):
+            if count == offset:
+                return following
+        return None
+
+    def _following_texts(self, index: int, text: str) -> list[str]:
+        if not structure.needs_following(text):
+            return []
+        out = []
+        for following, prefix in self._following_lines(index):
+            out.append(self.lines[following][prefix:].rstrip("\r"))
+            if len(out) >= 40:
+                break
+        return out
+
+    def _nearby(self, index: int) -> str:
+        return "\n".join(self.lines[max(0, index - 4):index + 5])
+
+    def finish(self) -> None:
+        """Checks that need every finding first: bare AWS secret keys beside a key id."""
+        for index, source, number, skip, path in self.aws_ids:
+            start = max(0, index - 5)
+            window = [line[skip:] for line in self.lines[start:index + 6]]
+            for near, value in structure.aws_secrets_near(window, index - start):
+                near += start
+                seen = self.seen.setdefault(near, set())
+                if value in seen:
+                    continue
+                seen.add(value)
+                if self.baseline.allows(path, value) or _PRAGMA.search(self.lines[near]):
+                    self.allowed += 1
+                    continue
+                self.edits.append(_Edit(near, value, structure.AWS_SECRET_KIND, skip))
+                self.findings.append(Finding(source=source, line=number + self._distance(index, near),
+                                             kind=structure.AWS_SECRET_KIND, preview=mask(value)))
+                self.finding_lines.append(near)
+        self._fold_into_key_blocks()
+
+    def _fold_into_key_blocks(self) -> None:
+        """A find inside a key block's body is part of that key: one finding, redacted with the block."""
+        if not self.key_lines:
+            return
+        kept = [(finding, index) for finding, index in zip(self.findings, self.finding_lines, strict=True)
+                if finding.kind == scan.PRIVATE_KEY or index not in self.key_lines]
+        self.findings = [finding for finding, _index in kept]
+        self.finding_lines = [index for _finding, index in kept]
+        self.edits = [edit for edit in self.edits if edit.kind == scan.PRIVATE_KEY or edit.index not in self.key_lines]
+
+    def _distance(self, index: int, near: int) -> int:
+        return near - index
 
     def _nextline_pragma(self, index: int) -> bool:
         previous = self._previous_line(index)
@@ -281,7 +390,7 @@ class _Scan:
         quoted = bool(_HEADER_IN_QUOTES.match(line, end_of_header))
         count, material = 0, False
         pending: dict[int, int] = {}
-        for body_index, prefix in self._following_lines(index):
+        for body_index, prefix in self._following_lines(index, both_sides=True):
             body = self.lines[body_index][prefix:].rstrip("\r")
             if not _KEY_BODY.match(body) and not _KEY_END.search(body):
                 break
@@ -295,7 +404,7 @@ class _Scan:
         self.key_lines.update(pending)
         return count
 
-    def _following_lines(self, index: int) -> Iterator[tuple[int, int]]:
+    def _following_lines(self, index: int, both_sides: bool = False) -> Iterator[tuple[int, int]]:
         """(line index, prefix length) of the lines after `index` in the same stream."""
         for following in range(index + 1, len(self.lines)):
             yield following, 0
@@ -336,6 +445,7 @@ class _TextScan(_Scan):
         super().__init__(lines, baseline)
         for index, plugins in sorted(scan.candidate_lines(text, lines).items()):
             self.scan_line(index, lines[index].rstrip("\r"), key, scan.TEXT_PROFILE, key, index + 1, 0, plugins)
+        self.finish()
 
     def redacted(self) -> str:
         return "\n".join(self.redacted_lines())
@@ -363,6 +473,7 @@ class _Section:
         self.deleted = False
         self.created = False
         self.binary = False
+        self.rows: list[tuple[int, str, int]] | None = None    # see _PatchScan._rows
 
     @property
     def path(self) -> str:
@@ -432,14 +543,17 @@ class _Pending:
 class _PatchScan(_Scan):
     """Walk a unified git diff: find each line's file and number, scan the candidates."""
 
-    def __init__(self, patch: str, baseline: Baseline) -> None:
+    def __init__(self, patch: str, baseline: Baseline, repo_root: str | None = None) -> None:
         lines = patch.split("\n")
         super().__init__(lines, baseline)
+        self.repo_root = repo_root
         self.sections: list[_Section] = []
         self.sensitive_sections: list[_Section] = []
         candidates = scan.candidate_lines(patch, lines) if patch else {}
         pending = self._walk(candidates)
         self._scan_pending(pending)
+        self._scan_structures(patch)
+        self.finish()
         self._flag_sensitive_files()
 
     # -- structure ------------------------------------------------------------------------------
@@ -565,6 +679,133 @@ class _PatchScan(_Scan):
             profile = scan.profile_for(path) if side != "h" else scan.TEXT_PROFILE
             self.scan_line(item.index, text, path, profile, path, item.number, skip, item.plugins)
 
+    # -- structure --------------------------------------------------------------------------------
+
+    def _scan_structures(self, patch: str) -> None:
+        """Whole-file structures (credentials files, Kubernetes data) and key bodies without their BEGIN line."""
+        wants_data = "-data:" in patch or "kind: Secret" in patch or '"auths"' in patch
+        wants_keys = bool(_KEY_ROW_IN_PATCH.search(patch))
+        if not (wants_data or wants_keys or any(
+                os.path.basename(section.path).lower() in _CREDENTIAL_FILES or structure.transformer_kind(section.path)
+                for section in self.sections)):
+            return
+        for section in self.sections:
+            if not section.hunks or self.baseline.excludes_file(section.path):
+                continue
+            name = os.path.basename(section.path).lower()
+            if wants_data or name in _CREDENTIAL_FILES:
+                self._section_views(section)
+            if wants_keys:
+                self._key_bodies(section)
+            if structure.transformer_kind(section.path) and not section.deleted:
+                self._transformed(section)
+
+    def _transformed(self, section: _Section) -> None:
+        """Run detect-secrets' file-type transformer over the whole file: the new file as the patch has it,
+        or the working-tree file of a modified one, keeping only what the change touched."""
+        rows = self._side_rows(section, "+ ")
+        if not rows:
+            return
+        if section.created:
+            text = "\n".join(row for _index, row, _number in rows) + "\n"
+        else:
+            text = self._working_file(section) or ""
+        if not text or not scan.candidate_lines(text):
+            return
+        lines = structure.transformed_lines(section.path, text)
+        if not lines:
+            return
+        by_number = {number: index for index, _row, number in rows}
+        changed = sorted(number for index, _row, number in rows if self.lines[index][:1] == "+")
+        starts = [number for number, line in enumerate(lines, start=1) if line]
+        for position, number in enumerate(starts):
+            following = starts[position + 1] if position + 1 < len(starts) else text.count("\n") + 2
+            inside = [line for line in changed if number <= line < following]
+            if not section.created and not inside:
+                continue
+            # The value starts on `number`; a block scalar's key may sit above the hunk: then the finding
+            # lands on the first changed line of its block.
+            target = number if number in by_number else (inside[0] if inside else None)
+            if target is None:
+                continue
+            self.scan_view(by_number[target], structure.View(lines[number - 1]), section.path,
+                           scan.profile_for(section.path), section.path, target, 1)
+
+    def _rows(self, section: _Section) -> list[tuple[int, str, int]]:
+        """(line index, side, line number) of the section's hunk lines (walked again: rarely needed)."""
+        if section.rows is None:
+            rows: list[tuple[int, str, int]] = []
+            old_no = new_no = old_left = new_left = 0
+            for index in range(section.start, section.end):
+                raw = self.lines[index]
+                hunk = _HUNK.match(raw) if raw.startswith("@@") else None
+                if hunk:
+                    old_no, new_no = max(int(hunk.group(1)) - 1, 0), max(int(hunk.group(3)) - 1, 0)
+                    old_left, new_left = int(hunk.group(2) or 1), int(hunk.group(4) or 1)
+                    continue
+                first = raw[:1]
+                if first == "+" and new_left > 0:
+                    new_no, new_left = new_no + 1, new_left - 1
+                    rows.append((index, "+", new_no))
+                elif first == "-" and old_left > 0:
+                    old_no, old_left = old_no + 1, old_left - 1
+                    rows.append((index, "-", old_no))
+                elif (first == " " or not raw) and old_left > 0 and new_left > 0:
+                    old_no, new_no, old_left, new_left = old_no + 1, new_no + 1, old_left - 1, new_left - 1
+                    rows.append((index, " ", new_no))
+            section.rows = rows
+        return section.rows
+
+    def _side_rows(self, section: _Section, sides: str) -> list[tuple[int, str, int]]:
+        return [(index, self.lines[index][1:].rstrip("\r"), number) for index, side, number in self._rows(section)
+                if side in sides]
+
+    def _section_views(self, section: _Section) -> None:
+        for sides in ("+ ", "-"):
+            rows = self._side_rows(section, sides)
+            if not rows or (sides == "-" and section.created):
+                continue
+            path = section.source_for(sides[0])
+            texts = [text for _index, text, _number in rows]
+            for position, view in structure.file_views(path, texts):
+                index, _text, number = rows[position]
+                if sides == "+ " and self.lines[index][:1] == " " and section.created is False and \
+                        not self._near_change(section, index):
+                    continue
+                self.scan_view(index, view, path, scan.profile_for(path), path, number, 1)
+
+    def _near_change(self, section: _Section, index: int) -> bool:
+        return any(side in "+-" and abs(row - index) <= 3 for row, side, _number in self._rows(section))
+
+    def _key_bodies(self, section: _Section) -> None:
+        for sides in ("+", "-"):
+            rows = self._side_rows(section, sides + " ")
+            for run in structure.key_body_runs([(index, text) for index, text, _number in rows]):
+                indices = [rows[position][0] for position in run]
+                if any(index in self.key_lines for index in indices if self.lines[index][:1] == sides):
+                    continue
+                if not any(self.lines[index][:1] == sides for index in indices):
+                    continue
+                around = "\n".join(self.lines[section.start:section.end])
+                if not structure.is_key_body(section.path, around, self._working_file(section)):
+                    continue
+                for index in indices:
+                    self.key_lines[index] = 1
+                first = rows[run[0]]
+                self.findings.append(Finding(source=section.source_for(sides), line=first[2], kind=scan.PRIVATE_KEY,
+                                             preview=f"key block ({len(run)} lines, header outside the change)"))
+                self.finding_lines.append(first[0])
+
+    def _working_file(self, section: _Section) -> str | None:
+        """The file as it is in the working tree (what the hunk changed), when the repo is at hand."""
+        if not self.repo_root or not section.new:
+            return None
+        try:
+            with open(os.path.join(self.repo_root, section.new), encoding="utf-8", errors="replace") as handle:
+                return handle.read(2_000_000)
+        except OSError:
+            return None
+
     def _previous_line(self, index: int) -> str | None:
         """The line before `index` in the same file version (new for +/context, old for -)."""
         side = self.lines[index][:1]
@@ -579,16 +820,17 @@ class _PatchScan(_Scan):
             return line[1:] if first in "+- " and not line.startswith(("+++ ", "--- ")) else None
         return None
 
-    def _following_lines(self, index: int) -> Iterator[tuple[int, int]]:
-        """Lines after `index` in the same file version, up to the end of its section."""
+    def _following_lines(self, index: int, both_sides: bool = False) -> Iterator[tuple[int, int]]:
+        """Lines after `index` in the same file version, up to the end of its section (both versions:
+        removed and added lines after a context line, e.g. the body of a key rotated in place)."""
         side = self.lines[index][:1]
         if side not in "+- " or not side:
             return
-        other = "-" if side in "+ " else "+"
+        other = "" if both_sides and side == " " else "-" if side in "+ " else "+"
         for following in range(index + 1, len(self.lines)):
             line = self.lines[following]
             first = line[:1]
-            if first == other or first == "\\":
+            if (other and first == other) or first == "\\":
                 continue
             if first not in "+- " or line.startswith(("+++ ", "--- ")) or not line:
                 return
@@ -600,15 +842,26 @@ class _PatchScan(_Scan):
             if not paths or any(self.baseline.excludes_file(path) for path in paths):
                 continue
             sensitive = sorted(path for path in paths if is_sensitive_path(path))
-            if not sensitive:
-                rc_files = sorted(path for path in paths if _is_credential_rc(path))
-                body = self.lines[section.body_start or section.end:section.end]
-                if rc_files and any(_RC_CREDENTIALS.search(line) for line in body):
-                    sensitive = rc_files
+            if sensitive and all(path.lower().endswith(_PUBLIC_PEM_NAMES) for path in sensitive):
+                body = "\n".join(self.lines[section.body_start or section.end:section.end])
+                if "BEGIN" in body and not _PRIVATE_PEM.search(body):
+                    sensitive = []          # certificates and public keys in a .pem: public by design
+            dotenv_only = all(scan.profile_for(path).dotenv for path in sensitive)
+            if sensitive and dotenv_only and not self._has_env_secret(section):
+                sensitive = []              # a .env of placeholders and settings: nothing secret in it
             if sensitive:
                 self.findings.append(Finding(source=sensitive[-1], line=max(section.first_number, 1),
                                              kind=SENSITIVE_FILE, preview=_describe(section)))
+                self.finding_lines.append(-1)
                 self.sensitive_sections.append(section)
+
+    def _has_env_secret(self, section: _Section) -> bool:
+        """A `.env` counts as a secret file when one of its credential-named variables has a real value."""
+        for index in range(section.body_start or section.end, section.end):
+            match = _ENV_ASSIGNMENT.match(self.lines[index][1:].lstrip("\ufeff"))
+            if match and structure.is_credential_name(match.group(1)) and not scan.is_placeholder(match.group(2)):
+                return True
+        return False
 
     def redacted(self) -> str:
         out = self.redacted_lines()
