@@ -223,6 +223,7 @@ class Follower:
         self.state = _State()
         self.state.api_cursor, self.state.skip_through = decode_cursor(cursor)
         self.state.last_event_id = self.state.skip_through
+        self._from_start = cursor is None  # the first message then is the handoff prompt: not news to its author
         self.session: Any = None
         self.requests = 0
         self._was_active = self._saw_session = False
@@ -393,6 +394,12 @@ class Follower:
                 state.seen.update(ids[:shown_before])
                 items = items[shown_before:]
             state.skip_through = None  # found, or the API cursor is already past it
+        if self._from_start and items:
+            self._from_start = False
+            if items[0].from_user:  # the prompt the user handed off (task, context, patch)
+                state.seen.add(items[0].event_id)
+                state.last_event_id = items[0].event_id
+                items = items[1:]
         for message in items:
             if message.event_id in state.seen:
                 continue
