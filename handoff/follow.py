@@ -297,7 +297,7 @@ class Follower:
                 if exc.retry_after is None:
                     backoff = min(backoff * 1.5, self.pacer.max_interval)
                 continue
-            if failing_since is not None and self._saw_session:  # a messages-only poll proves little
+            if failing_since is not None and self._saw_session and not ended:  # a messages-only poll proves little
                 yield NoticeEvent(self.session_id, "API reachable again")
                 failing_since, backoff = None, self.pacer.min_interval
             self._reached = self._reached or self._saw_session
