@@ -322,3 +322,32 @@ async def test_mcp_status_and_list_show_approval_and_sleep_over_stdio(tmp_path):
     rows = {row["session_id"]: row for row in listed["sessions"]}
     assert rows[waiting]["outcome"] == "waiting_for_approval" and rows[waiting]["live"]
     assert rows[asleep]["outcome"] == "asleep" and rows[broke]["outcome"] == "suspended"
+
+
+def test_v3_send_to_an_archived_session_is_a_refusal_with_exit_2():
+    with Simulator(step_seconds=0.05) as sim:
+        sid = new_session(sim, "v3", messages=["Done."], steps=2)
+        env = env_for(sim, "v3")
+        assert run_cli_here("archive", sid, env=env).code == 0
+        refused = run_cli_here("send", sid, "one more thing", env=env)
+        assert refused.code == 2 and "archived" in refused.stderr and "sent to" not in refused.stderr
+
+
+def test_session_start_news_names_approval_and_sleep(tmp_path):
+    import time as clock
+
+    from handoff.agent_hooks.agent import session_news
+
+    root = str(tmp_path)
+    for sid, status, detail in (("devin-approve", "running", "waiting_for_approval"),
+                                ("devin-sleepy", "suspended", "inactivity"),
+                                ("devin-broke", "suspended", "out_of_credits")):
+        journal.record_session(journal.JournalEntry(session_id=sid, url=f"https://app.devin.ai/sessions/{sid[6:]}",
+                                                    client_tag=new_client_tag(), api_version="v3", repo_root=root,
+                                                    status=status, status_detail=detail))
+    news = "\n".join(session_news(root, now=clock.time()))
+    assert "devin-approve: Devin needs your approval for an action: approve it in the web app, " \
+           "https://app.devin.ai/sessions/approve" in news
+    assert "devin-sleepy: the session is asleep (inactivity), not failed" in news
+    assert "devin-broke: failed (suspended)" in news
+    assert news.index("devin-approve") < news.index("devin-sleepy")  # what needs the user comes first

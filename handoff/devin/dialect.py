@@ -456,8 +456,16 @@ class V3Dialect(Dialect):
         return MessagePage(tuple(items), api_cursor)
 
     def send(self, sid: str, message: str) -> None:
-        self.transport.call("POST", f"{self.sessions_url()}/{sid}/messages", body={"message": message},
-                            mode="write", session_id=sid, parse=False)
+        try:
+            self.transport.call("POST", f"{self.sessions_url()}/{sid}/messages", body={"message": message},
+                                mode="write", session_id=sid, parse=False)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            # a session that cannot take messages (archived, ended): a refusal, not a failed session
+            refused = MessageRefused(exc.message, f"check its state with `devin-handoff status {sid}`",
+                                     status=409, request_id=exc.request_id)
+            raise refused from None
 
     def archive(self, sid: str) -> Session:
         return parse_session(self.transport.call("POST", f"{self.sessions_url()}/{sid}/archive", mode="read",
