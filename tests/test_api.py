@@ -738,3 +738,17 @@ def test_a_get_that_times_out_is_retried(sim, kind):
         sim.inject("get", "slow", seconds=0.4)
         assert client.get(sid).session_id == sid
     assert len(sleeps) == 1 and len(calls(sim, "get")) == 2
+
+
+@pytest.mark.parametrize(("page", "ids", "expected"), [
+    ({"items": [], "end_cursor": "c", "has_next_page": True}, [], (False, "c", False)),  # nothing came: stop
+    ({"end_cursor": "c2", "has_next_page": False}, ["a"], (False, "c2", False)),          # the API says done
+    ({"end_cursor": 17}, ["a"], (True, "17", False)),                                      # a number is a cursor
+    ({"end_cursor": None, "has_next_page": True}, ["a", "b"], (True, "b", True)),         # more, but no cursor
+    ({}, ["a", "b"], (True, "b", True)),                                                   # a full bare page
+    ({}, ["a"], (False, None, False)),                                                     # a short bare page
+])
+def test_paging_goes_on_until_the_api_says_done_whatever_fields_are_missing(page, ids, expected):
+    from handoff.devin.dialect import more_pages
+
+    assert more_pages(page, ids, asked=2) == expected
