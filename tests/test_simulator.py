@@ -613,3 +613,10 @@ def test_v1_singular_only_server_answers_405_on_the_plural_path_and_refuses_mess
         wait_for(lambda: client.get(f"/session/{sid}").json()["status_enum"] == "suspend_requested")
         answer = client.post(f"/session/{sid}/message", json={"message": "wake up"})
         assert answer.status_code == 200 and "suspended" in answer.json()["detail"]
+
+
+def test_the_cli_choices_match_the_simulators_states():
+    from handoff.cli.commands.simulator import END_CHOICES, SUSPEND_CHOICES
+    from handoff.simulator import END_STATES, SUSPEND_REASONS
+
+    assert END_CHOICES == END_STATES and SUSPEND_CHOICES == SUSPEND_REASONS

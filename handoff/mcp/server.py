@@ -421,7 +421,7 @@ def build_server(cwd: str | None = None) -> MCPServer:
         session_id: Annotated[str, Field(description="devin-…, the bare id, or the session URL.")],
         message: Annotated[str, Field(description="The text to send to Devin.")],
     ) -> SendResult:
-        """Send a message to a session (answers a question; resumes a suspended session)."""
+        """Send a message to a session (answers a question; with a cog_ key it wakes a sleeping session)."""
         return await _in_thread(send_message, session_id, message, workdir())
 
     @server.tool(title="List handoff sessions", annotations=_READ)
