@@ -139,8 +139,9 @@ def test_v3_create_get_list_by_tag_and_self(sim: Simulator) -> None:
     assert snapshot["messages"][0]["text"] == snapshot["messages"][0]["message"] == "Fix it"
 
 
-def test_v3_session_progresses_to_finished_with_messages_and_pr(sim: Simulator) -> None:
-    with v3(sim) as client:
+def test_v3_session_progresses_to_finished_with_messages_and_pr() -> None:
+    # steps long enough that a loaded machine still sees the working state between them
+    with Simulator(step_seconds=0.2) as sim, v3(sim) as client:
         sid = v3_create(client, "Fix it", repos=["octo/repo"])["session_id"]
         seen: list[tuple[str, str | None]] = []
 
