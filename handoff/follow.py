@@ -23,8 +23,11 @@ from handoff.devin.models import SUCCESS_OUTCOMES
 from handoff.errors import EXIT_SESSION_FAILED, EXIT_UNREACHABLE
 from handoff.runtime import REAL, Runtime, current
 
-GIVE_UP_AFTER = 600.0       # seconds of continuous failure before a follow ends with exit 5
-FIRST_CONTACT_GIVE_UP = 30.0  # ... when the API never answered at all (a wrong URL, no network)
+GIVE_UP_AFTER = 600.0       # seconds of continuous failure before a follow ends with exit 5 (README: faults)
+FIRST_CONTACT_GIVE_UP = 30.0  # ... when nothing ever answered at all (a wrong URL, no network)
+RETRY_AFTER_FLOOR = 1.0     # a server's Retry-After (seconds, or a date maybe past) is waited at least this long
+RETRY_AFTER_CAP = 300.0     # ... and at most this long per wait
+SAVE_EVERY = 20             # messages shown between two saves of the resume position (and on every stop)
 HOT_SECONDS = 8.0           # after activity, keep polling at the shortest interval this long
 SAFETY_FETCH_SECONDS = 60.0  # paged messages: fetch messages at least this often even when updated_at stands still
 REPLY_GRACE_SECONDS = 120.0  # after a reply, how long a stale "waiting_for_user" is not taken as the end
@@ -79,16 +82,20 @@ class PullRequestEvent:
 @dataclass(frozen=True)
 class EndEvent:
     session_id: str
-    outcome: str          # finished | waiting_for_user | exit | error | suspended | expired | unreachable
+    # finished | waiting_for_user | waiting_for_approval | asleep | exit (exit 0) ·
+    # error | suspended | expired (exit 1) · unreachable (exit 5)
+    outcome: str
     exit_code: int
     reason: str | None = None
     url: str | None = None
     pr_urls: tuple[str, ...] = ()
+    status_detail: str | None = None
+    api_version: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"event": "end", "session_id": self.session_id, "outcome": self.outcome,
                 "exit_code": self.exit_code, "reason": self.reason, "url": self.url,
-                "pull_requests": list(self.pr_urls)}
+                "status_detail": self.status_detail, "pull_requests": list(self.pr_urls)}
 
 
 @dataclass(frozen=True)
@@ -117,8 +124,11 @@ def encode_cursor(api_cursor: str | None, last_event_id: str | None) -> str | No
     return f"{api_cursor or ''}{_CURSOR_SEP}{last_event_id or ''}"
 
 
-def decode_cursor(cursor: str | None) -> tuple[str | None, str | None]:
-    if not cursor:
+def decode_cursor(cursor: Any) -> tuple[str | None, str | None]:
+    """(API cursor, last event id shown); a number (an older journal, a hand-edited file) is read as an API cursor."""
+    if isinstance(cursor, int) and not isinstance(cursor, bool):
+        cursor = str(cursor)
+    if not cursor or not isinstance(cursor, str):
         return None, None
     if _CURSOR_SEP not in cursor:
         return cursor, None  # a bare API cursor, e.g. from an older journal
@@ -165,6 +175,8 @@ _FATAL = (AuthError, NotFoundError, ValidationError)
 
 def failure_reason(session: Any) -> str | None:
     outcome = session.outcome
+    if outcome == "asleep":
+        return session.status_detail or "asleep"
     if outcome == "suspended":
         return session.status_detail or "suspended"
     if outcome == "error":
@@ -187,6 +199,7 @@ class _State:
     last_messages_fetch: float = float("-inf")
     replied_at: float | None = None         # monotonic time of our last reply
     devin_spoke_since_reply: bool = False
+    unsaved: int = 0                        # messages shown since the position was last saved
 
 
 class Follower:
@@ -195,7 +208,7 @@ class Follower:
     def __init__(self, client: FollowClient, session_id: str, *, interval: float = 10.0,
                  cursor: str | None = None, min_interval: float = 1.0, give_up_after: float = GIVE_UP_AFTER,
                  first_contact_give_up: float = FIRST_CONTACT_GIVE_UP, runtime: Runtime | None = None,
-                 record: bool = True) -> None:
+                 record: bool = True, cursor_field: str = "cursor") -> None:
         runtime = runtime or getattr(client, "runtime", None) or current()
         self.client = client
         self.session_id = session_id
@@ -203,12 +216,14 @@ class Follower:
         self.sleep = runtime.sleep
         self.give_up_after = give_up_after
         self.first_contact_give_up = first_contact_give_up
-        self._reached = False  # has any poll succeeded yet?
+        self._reached = False  # has the API answered anything yet?
         self.record = record
+        self.cursor_field = cursor_field  # the journal field of this reader's position (text and JSON differ)
         self.pacer = Pacer(interval, min_interval=min_interval, clock=runtime.clock)
         self.state = _State()
         self.state.api_cursor, self.state.skip_through = decode_cursor(cursor)
         self.state.last_event_id = self.state.skip_through
+        self._from_start = cursor is None  # the first message then is the handoff prompt: not news to its author
         self.session: Any = None
         self.requests = 0
         self._was_active = self._saw_session = False
@@ -216,6 +231,20 @@ class Follower:
     @property
     def cursor(self) -> str | None:
         return encode_cursor(self.state.api_cursor, self.state.last_event_id)
+
+    @property
+    def api_version(self) -> str | None:
+        version = getattr(self.client, "version", None)
+        return version if isinstance(version, str) else None
+
+    def save_position(self) -> None:
+        """Record how far the reader got (the last message handed out and taken), so a later tail resumes there."""
+        state = self.state
+        changes: dict[str, Any] = {self.cursor_field: self.cursor}
+        if state.last_devin_message is not None:
+            changes["last_devin_message"] = state.last_devin_message
+        state.unsaved = 0
+        self._save(**changes)
 
     def prime(self) -> None:
         """Mark the messages and PRs there are now as already shown (before sending a reply)."""
@@ -249,26 +278,40 @@ class Follower:
                 raise
             except ApiError as exc:
                 now = self.clock()
+                # any answer (even an error) proves the API is there: only silence gets the short first-contact limit
+                self._reached = self._reached or self._saw_session or exc.status is not None
                 failing_since = now if failing_since is None else failing_since
                 limit = self.give_up_after if self._reached else min(self.give_up_after, self.first_contact_give_up)
                 if now - failing_since >= limit:
                     yield EndEvent(self.session_id, "unreachable", EXIT_UNREACHABLE,
                                    f"the API kept failing for {int(now - failing_since)} s: {exc}",
-                                   url=getattr(self.session, "url", None), pr_urls=tuple(self.state.pr_urls))
+                                   url=getattr(self.session, "url", None), pr_urls=tuple(self.state.pr_urls),
+                                   api_version=self.api_version)
                     return
+                wait = self._wait_after(exc, backoff)
                 if now - last_notice_at >= 60 or last_notice_at < failing_since:
                     last_notice_at = now
-                    yield NoticeEvent(self.session_id, f"API trouble ({exc}); retrying, resuming where it left off")
-                self.sleep(backoff)
-                backoff = min(backoff * 1.5, self.pacer.max_interval)
+                    yield NoticeEvent(self.session_id, f"API trouble ({exc}); retrying in {wait:.0f} s, "
+                                                       "resuming where it left off")
+                self.sleep(min(wait, max(limit - (now - failing_since), 0.0) + self.pacer.min_interval))
+                if exc.retry_after is None:
+                    backoff = min(backoff * 1.5, self.pacer.max_interval)
                 continue
-            if failing_since is not None and self._saw_session:  # a messages-only poll proves little
+            if failing_since is not None and self._saw_session and not ended:  # a messages-only poll proves little
                 yield NoticeEvent(self.session_id, "API reachable again")
                 failing_since, backoff = None, self.pacer.min_interval
             self._reached = self._reached or self._saw_session
             if ended:
                 return
             self.sleep(self.pacer.after_poll(self._was_active))
+
+    @staticmethod
+    def _wait_after(exc: ApiError, backoff: float) -> float:
+        """The server's Retry-After when it sent one (never below the floor, which a date in the past
+        would give), else our backoff."""
+        if exc.retry_after is None:
+            return backoff
+        return min(max(exc.retry_after, RETRY_AFTER_FLOOR, backoff), RETRY_AFTER_CAP)
 
     # -- one poll --------------------------------------------------------------------------------
 
@@ -280,11 +323,16 @@ class Follower:
             return False
         session = self.client.get(self.session_id)
         self.requests += 1
-        self._saw_session = True
+        self._saw_session = self._reached = True
         self.session = session
         status = (session.status, session.status_detail)
         changed = status != self.state.status or session.updated_at != self.state.updated_at
         first_poll = self.state.status is None
+        # Messages first, then the status change: what Devin said before it stopped reads before "stopped".
+        if session.messages is not None:  # they came with the session
+            yield from self._take_messages(session.messages, None)
+        elif changed or first_poll or self.pacer.hot or session.outcome is not None:
+            yield from self._fetch_messages()
         if status != self.state.status:
             self.state.status = status
             self._was_active = True
@@ -292,10 +340,6 @@ class Follower:
             if session.outcome != "waiting_for_user":
                 self.state.replied_at = None  # Devin picked our reply up: the next wait is a real one
             yield StatusEvent(self.session_id, session.status, session.status_detail)
-        if session.messages is not None:  # they came with the session
-            yield from self._take_messages(session.messages, None)
-        elif changed or first_poll or self.pacer.hot or session.outcome is not None:
-            yield from self._fetch_messages()
         if session.updated_at != self.state.updated_at:
             self.state.updated_at = session.updated_at
             self._was_active = True
@@ -306,7 +350,8 @@ class Follower:
         code = 0 if outcome in SUCCESS_OUTCOMES else EXIT_SESSION_FAILED
         self._save(outcome=outcome)
         yield EndEvent(self.session_id, outcome, code, failure_reason(session), url=session.url,
-                       pr_urls=tuple(self.state.pr_urls))
+                       pr_urls=tuple(self.state.pr_urls), status_detail=session.status_detail,
+                       api_version=self.api_version)
         return True
 
     def _messages_only_poll(self) -> bool:
@@ -349,26 +394,30 @@ class Follower:
                 state.seen.update(ids[:shown_before])
                 items = items[shown_before:]
             state.skip_through = None  # found, or the API cursor is already past it
-        new_last: str | None = None
+        if self._from_start and items:
+            self._from_start = False
+            if items[0].from_user:  # the prompt the user handed off (task, context, patch)
+                state.seen.add(items[0].event_id)
+                state.last_event_id = items[0].event_id
+                items = items[1:]
         for message in items:
             if message.event_id in state.seen:
                 continue
             state.seen.add(message.event_id)
-            new_last = message.event_id
-            state.last_event_id = message.event_id
-            if message.source != "devin":
-                continue
-            self._was_active = True
-            state.devin_spoke_since_reply = True
-            state.last_devin_message = message.text
+            if not message.from_user:
+                self._was_active = True
+                state.devin_spoke_since_reply = True
+                state.last_devin_message = message.text
             yield MessageEvent(self.session_id, message.event_id, message.text, message.source, message.created_at)
+            # the reader took it (a generator resumes only when asked for the next event): it was shown
+            state.last_event_id = message.event_id
+            state.unsaved += 1
+            if state.unsaved >= SAVE_EVERY:
+                self.save_position()  # the API cursor is still the one before this batch: a resume re-reads it
         if api_cursor:
             state.api_cursor = api_cursor
-        if new_last is not None or api_cursor:
-            changes: dict[str, Any] = {"cursor": self.cursor}
-            if state.last_devin_message is not None:
-                changes["last_devin_message"] = state.last_devin_message
-            self._save(**changes)
+        if state.unsaved or api_cursor:
+            self.save_position()
 
     def _pull_requests(self, session: Any) -> Iterator[FollowEvent]:
         for pr in session.pull_requests:

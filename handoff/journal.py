@@ -77,6 +77,7 @@ class JournalEntry:
     pr_urls: tuple[str, ...] = ()
     last_devin_message: str | None = None
     cursor: str | None = None
+    json_cursor: str | None = None  # `tail --json` reads apart from `tail`: each keeps its own position
     updated_at: float = field(default_factory=time.time)
 
     def to_json(self) -> dict[str, Any]:

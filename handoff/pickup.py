@@ -100,20 +100,22 @@ def remote_host_kinds(remote_urls: dict[str, str]) -> dict[str, str]:
 
 
 def choose_remote(pr: PrRef, remote_urls: dict[str, str]) -> str:
-    """The remote whose repo is the PR's (same host and slug, case-insensitive), else origin."""
+    """The remote whose repo is the PR's (same host and slug, case-insensitive).
+
+    No other remote will do: `pull/N/head` of another repository (a fork, an unrelated repo) is another
+    pull request, so fetching it would check out someone else's work. Without a matching remote this is a
+    refusal (exit 2) that says which remote to add."""
     wanted = (pr.host, pr.slug.lower())
     for name, url in sorted(remote_urls.items(), key=lambda item: item[0] != "origin"):
         host, slug = remote_slug(url)
         if (host, (slug or "").lower()) == wanted:
             return name
-    if "origin" in remote_urls:
-        return "origin"
+    add = f"git remote add devin https://{pr.host}/{pr.slug}.git"
     if not remote_urls:
-        raise UsageError("this repository has no remote to fetch the PR from",
-                         f"add one: git remote add origin https://{pr.host}/{pr.slug}.git")
-    raise UsageError(f"no remote of this repository points at {pr.slug}",
-                     f"add one: git remote add devin https://{pr.host}/{pr.slug}.git")
-
+        raise UsageError("this repository has no remote to fetch the PR from", f"add one: {add}")
+    seen = ", ".join(f"{name} ({remote_slug(url)[1] or url})" for name, url in sorted(remote_urls.items()))
+    raise UsageError(f"the session's PR is in {pr.host}/{pr.slug}, which no remote of this repository points at "
+                     f"(remotes: {seen})", f"pick it up from a checkout of {pr.slug}, or add its remote: {add}")
 
 
 def default_branch_name(session_id: str) -> str:
@@ -131,8 +133,8 @@ def pickup(root: str, pr: PrRef, *, session_id: str, branch: str, use_stash: boo
     reason = None if already_there else dirty_reason(root, head)
     stashed = False
     if reason and not use_stash:
-        raise HandoffError(f"refusing to switch branches: {reason}",
-                           "commit them, or pass --stash to stash them (get them back with `git stash pop`)")
+        raise UsageError(f"refusing to switch branches: {reason}",  # a refusal: exit 2, like bad input
+                         "commit them, or pass --stash to stash them (get them back with `git stash pop`)")
     if reason:
         stash(root, session_id)
         stashed = True

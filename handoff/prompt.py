@@ -243,8 +243,9 @@ def build_request(task: str, context: str | None, *, repo: RepoContext | None, f
         "title": make_title(task),
         "tags": make_tags(client_tag, tags),
     }
-    if repo is not None and repo.slug:
-        body["repos"] = [repo.slug]
+    # No `repos`: docs.devin.ai/api-reference/v3/sessions/post-organizations-sessions lists `repos: string[] |
+    # null` with no meaning given (nor does the SDK's SessionCreateRequest page); the repository is named in
+    # the prompt's facts instead, as the docs' own handoff plugin does (docs/devin-api-notes.md).
     from handoff.devin.dialect import body_for_version  # only when a body is built: hooks parse options cheaply
 
     shaped = body_for_version(body, api_version, user_id=user_id)

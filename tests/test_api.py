@@ -34,6 +34,7 @@ from handoff.devin import (
 from handoff.errors import ConfigError, UsageError
 from handoff.runtime import Runtime
 from handoff.simulator import Simulator
+from handoff.tags import HANDOFF_TAG
 
 KEYS = {"v1": "apk_test_SeCrEt0123456789", "v3": "cog_test_SeCrEt0123456789"}
 KINDS = ("v1", "v3")
@@ -110,7 +111,7 @@ def assert_no_key(exc: BaseException) -> None:
 
 
 def create_body(tag: str, prompt: str = "fix the widget") -> dict[str, Any]:
-    return {"prompt": prompt, "title": "fix the widget", "tags": ["handoff", tag], "repos": ["acme/widgets"]}
+    return {"prompt": prompt, "title": "fix the widget", "tags": [HANDOFF_TAG, tag], "repos": ["acme/widgets"]}
 
 
 def sessions_with(sim: Simulator, tag: str) -> list[dict[str, Any]]:
@@ -159,17 +160,20 @@ def test_client_tags_are_unique_and_shaped():
 
 @pytest.mark.parametrize(("status", "detail", "outcome"), [
     ("running", "working", None), ("new", None, None), ("claimed", None, None), ("resuming", None, None),
-    ("running", "waiting_for_approval", None),
+    ("running", "waiting_for_approval", "waiting_for_approval"), ("creating", None, None),
     ("running", "finished", "finished"), ("running", "waiting_for_user", "waiting_for_user"),
     ("exit", None, "exit"), ("error", None, "error"), ("suspended", "out_of_credits", "suspended"),
+    ("suspended", "inactivity", "asleep"), ("suspended", "user_request", "asleep"), ("suspended", None, "suspended"),
+    ("suspended", "error", "suspended"), ("suspended", "payment_declined", "suspended"),
     # v1: status + status_enum
     ("running", "blocked", "waiting_for_user"), ("running", "expired", "expired"), ("expired", "expired", "expired"),
-    ("running", "resume_requested", None), ("suspended", "suspend_requested", "suspended"),
+    ("running", "resume_requested", None), ("suspended", "suspend_requested", "asleep"),
+    ("running", "suspend_requested_frontend", "asleep"), ("stopped", "stopped", "exit"), ("stopped", None, "exit"),
 ])
 def test_outcome_mapping(status, detail, outcome):
     session = parse_session({"session_id": "devin-x", "status": status, "status_detail": detail})
     assert session.outcome == outcome
-    assert session.succeeded == (outcome in {"finished", "waiting_for_user", "exit"})
+    assert session.succeeded == (outcome in {"finished", "waiting_for_user", "waiting_for_approval", "asleep", "exit"})
 
 
 def test_parse_tolerates_both_pr_shapes_both_time_shapes_and_missing_url():
@@ -214,7 +218,7 @@ def test_key_kinds_pick_the_api_version_and_base_url():
         "https://proxy.example.test/devin/v3/organizations/org-x/sessions",
         "https://proxy.example.test/devin/v3/organizations/org-x/sessions",
     ]
-    assert mock.requests[0].url.params["tags"] == "handoff"
+    assert mock.requests[0].url.params["tags"] == HANDOFF_TAG
     assert "tags" not in mock.requests[2].url.params
     assert all(r.headers["authorization"].startswith("Bearer ") for r in mock.requests)
 
@@ -242,12 +246,11 @@ def test_org_is_resolved_once_via_v3_self(sim):
     assert sim.requests[1]["path"] == "/v3/organizations/org-sim/sessions"
 
 
-def test_org_resolution_without_an_org_is_a_config_error(sim):
+def test_a_key_without_an_org_uses_the_org_scoped_routes(sim):
     sim.self_info["org_id"] = None
-    with sim_client(sim, "v3", org=None) as client, pytest.raises(ConfigError) as caught:
+    with sim_client(sim, "v3", org=None) as client, pytest.raises(NotFoundError):
         client.get("devin-abc")
-    assert caught.value.exit_code == 4 and "DEVIN_ORG_ID" in str(caught.value)
-    assert not calls(sim, "get")
+    assert [r["path"] for r in sim.requests if r["call"] == "get"] == ["/v3/organizations/sessions/devin-abc"]
 
 
 def test_v1_self_info_is_a_key_check(sim):
@@ -345,7 +348,7 @@ def test_v1_send_refused_with_detail_is_an_api_error(sim):
         httpx.delete(f"{sim.base_url}/v1/sessions/{sid}", headers={"Authorization": f"Bearer {KEYS['v1']}"})
         with pytest.raises(ApiError) as caught:
             client.send(sid, "are you there?")
-    assert "ended" in str(caught.value) and caught.value.exit_code == 1
+    assert "ended" in str(caught.value) and caught.value.exit_code == 2
 
 
 def test_v3_messages_pages_through_and_keeps_the_cursor_when_the_last_page_has_none():
@@ -735,3 +738,17 @@ def test_a_get_that_times_out_is_retried(sim, kind):
         sim.inject("get", "slow", seconds=0.4)
         assert client.get(sid).session_id == sid
     assert len(sleeps) == 1 and len(calls(sim, "get")) == 2
+
+
+@pytest.mark.parametrize(("page", "ids", "expected"), [
+    ({"items": [], "end_cursor": "c", "has_next_page": True}, [], (False, "c", False)),  # nothing came: stop
+    ({"end_cursor": "c2", "has_next_page": False}, ["a"], (False, "c2", False)),          # the API says done
+    ({"end_cursor": 17}, ["a"], (True, "17", False)),                                      # a number is a cursor
+    ({"end_cursor": None, "has_next_page": True}, ["a", "b"], (True, "b", True)),         # more, but no cursor
+    ({}, ["a", "b"], (True, "b", True)),                                                   # a full bare page
+    ({}, ["a"], (False, None, False)),                                                     # a short bare page
+])
+def test_paging_goes_on_until_the_api_says_done_whatever_fields_are_missing(page, ids, expected):
+    from handoff.devin.dialect import more_pages
+
+    assert more_pages(page, ids, asked=2) == expected

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from helpers import git, make_repo, run_cli, write
 
+from handoff.tags import HANDOFF_TAG
+
 # Fake, real-shaped: AWS's documented example key id.
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"  # pragma: allowlist secret
 
@@ -28,9 +30,9 @@ def test_dry_run_json_is_the_exact_v3_body(repo: Path):
     assert result.code == 0, result.stderr
     body = result.json()
     assert body["title"] == "Fix the flaky test"
-    assert body["tags"][0] == "handoff" and re.fullmatch(r"handoff-[0-9a-f]{12}", body["tags"][1])
+    assert body["tags"][0] == HANDOFF_TAG and re.fullmatch(r"handoff-[0-9a-f]{12}", body["tags"][1])
     assert body["tags"][2:] == ["ci"]
-    assert body["repos"] == ["acme/widgets"]
+    assert "repos" not in body  # undocumented semantics: the repository is named in the prompt's facts
     assert "idempotent" not in body
     prompt = body["prompt"]
     assert prompt.startswith("## Task\n\n```text\nFix the flaky test\nin detail\n```")
@@ -117,7 +119,7 @@ def test_credentials_in_the_remote_url_never_leave(tmp_path: Path):
     result = run_cli("create", "--task", "t", "--dry-run", "--json", cwd=root)
     assert result.code == 0, result.stderr
     assert token not in result.stdout + result.stderr
-    assert result.json()["repos"] == ["acme/secretive"]
+    assert '"repository": "acme/secretive"' in result.json()["prompt"]
 
 
 def test_git_alias_from_a_subdirectory_honours_git_prefix(repo: Path):

@@ -22,6 +22,7 @@ from handoff.cli.render import Output
 from handoff.config import Settings
 from handoff.errors import UsageError
 from handoff.simulator import Simulator
+from handoff.tags import HANDOFF_TAG
 
 KEY = "cog_" + "f" * 32
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"  # pragma: allowlist secret
@@ -132,7 +133,7 @@ def test_three_tasks_three_sessions_same_patch_own_titles(repo: Path, sim: Simul
     patches = {patch_of(s["prompt"]) for s in by_id.values()}
     assert len(patches) == 1 and "+    return 2" in patches.pop()
     tags = [by_id[line["session_id"]]["tags"] for line in lines]
-    assert all("handoff" in t and "team" in t for t in tags)
+    assert all(HANDOFF_TAG in t and "team" in t for t in tags)
     client_tags = {tag for t in tags for tag in t if re.fullmatch(r"handoff-[0-9a-f]{12}", tag)}
     assert len(client_tags) == 3  # each handoff has its own client tag
     assert {e.session_id for e in journal.load_sessions()} == set(by_id)  # the CLI shares this test's state dir

@@ -229,6 +229,80 @@ def test_continuous_failure_gives_up_with_exit_5_after_the_bound():
     assert 1 <= len(notices) <= 3  # one line, repeated about once a minute, not once per retry
 
 
+class AnsweringFailures(FakeClient):
+    """Failures that are answers from the API (a status code, maybe a Retry-After), not silence."""
+
+    def __init__(self, clock: FakeClock, timeline, *, status: int = 500, retry_after: float | None = None) -> None:
+        super().__init__(clock, timeline)
+        self.status, self.retry_after = status, retry_after
+        self.sleeps: list[float] = []
+
+    def _maybe_fail(self, call: str) -> None:
+        if self.failures.get(call, 0) > 0:
+            self.failures[call] -= 1
+            error = UnreachableError(f"the API answered {self.status}", status=self.status)
+            error.retry_after = self.retry_after
+            raise error
+
+
+def test_a_messages_endpoint_failing_from_the_first_poll_is_waited_out_for_the_full_budget():
+    clock = FakeClock()
+    client = AnsweringFailures(clock, [(clock.now, session(), [msg(1)])])
+    client.failures = {"messages": 10**6}  # the session answers, its messages never do
+    end = follow(client, clock, give_up_after=600.0, first_contact_give_up=30.0)[-1]
+    assert end.exit_code == 5 and 600 <= clock.now - 1000.0 < 620  # not the 30 s meant for silence
+
+
+def test_an_error_answer_counts_as_contact_even_before_any_success():
+    clock = FakeClock()
+    client = AnsweringFailures(clock, [(clock.now, session(), [])], status=503)
+    client.failures = {"get": 10**6}
+    end = follow(client, clock, give_up_after=200.0, first_contact_give_up=30.0)[-1]
+    assert end.exit_code == 5 and 200 <= clock.now - 1000.0 < 220
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [(20.0, 20.0), (0.0, 1.0), (10_000.0, 300.0)])
+def test_retry_after_is_honoured_with_a_floor_and_a_cap(retry_after, expected):
+    clock = FakeClock()
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.sleep(seconds)
+
+    t0 = clock.now
+    client = AnsweringFailures(clock, [(t0, session(detail="finished"), [msg(1)])], status=429,
+                               retry_after=retry_after)
+    client.failures = {"get": 1}
+    follower = Follower(client, "devin-abc", runtime=Runtime(clock=clock, sleep=sleep), record=False)
+    events = list(follower.events())
+    assert events[-1].outcome == "finished"
+    assert sleeps[0] == pytest.approx(expected)
+    (notice,) = [e for e in events if isinstance(e, NoticeEvent)]
+    assert f"retrying in {expected:.0f} s" in notice.text
+
+
+def test_user_replies_and_unknown_sources_are_shown_but_the_prompt_is_not():
+    clock = FakeClock()
+    items = [msg(0, "user"), msg(1), msg(2, "user"), msg(3, "unknown"), msg(4, "system")]
+    client = FakeClient(clock, [(clock.now, session(detail="finished"), items)])
+    shown = [(e.source, e.text) for e in follow(client, clock) if isinstance(e, MessageEvent)]
+    assert shown == [("devin", "message 1"), ("user", "message 2"), ("unknown", "message 3"),
+                     ("system", "message 4")]
+
+
+def test_messages_come_before_the_status_change_they_preceded():
+    clock = FakeClock()
+    client = FakeClient(clock, [(clock.now, session(detail="finished"), [msg(1), msg(2)])])
+    kinds = [type(e).__name__ for e in follow(client, clock)]
+    assert kinds == ["MessageEvent", "MessageEvent", "StatusEvent", "EndEvent"]
+
+
+def test_odd_cursors_decode_without_crashing():
+    assert decode_cursor(12345) == ("12345", None)
+    assert decode_cursor(["not", "a", "cursor"]) == (None, None)
+
+
 def test_resume_from_cursor_skips_what_was_shown_before():
     clock = FakeClock()
     client = FakeClient(clock, [(clock.now, session(detail="finished"), [msg(0, "user"), msg(1), msg(2), msg(3)])])

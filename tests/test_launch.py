@@ -11,6 +11,7 @@ import pytest
 from helpers import make_repo, run_cli, run_cli_here, write
 
 from handoff.simulator import Simulator
+from handoff.tags import HANDOFF_TAG
 
 KEYS = {"v3": "cog_" + "t" * 8, "v1": "apk_" + "t" * 8}
 
@@ -50,10 +51,10 @@ def test_create_detach_posts_the_gated_body_and_journals_it(sim, repo, tmp_path,
     assert "Devin session created" in result.stderr and KEYS[kind] not in result.stderr + result.stdout
     [session] = sim.sessions.values()
     assert "+x = 2" in session["prompt"] and "+hello" in session["prompt"]
-    assert "handoff" in session["tags"] and "ci" in session["tags"]
+    assert HANDOFF_TAG in session["tags"] and "ci" in session["tags"]
     body = _creates(sim)[0]["body"]
     assert (body.get("idempotent") is True) == (kind == "v1")
-    assert (body.get("repos") == ["acme/widgets"]) == (kind == "v3")
+    assert "repos" not in body  # no documented meaning: the repository is in the prompt's facts
     journal_file = state / "devin-handoff" / "sessions" / f"{created['session_id']}.json"
     assert stat.S_IMODE(journal_file.stat().st_mode) == 0o600
     assert KEYS[kind] not in journal_file.read_text()

@@ -86,7 +86,9 @@ def test_the_remote_that_hosts_the_pr_repo_wins_over_origin():
     pr = picker.parse_pr_url("https://github.com/upstream/widgets/pull/1")
     remotes = {"origin": "git@github.com:me/widgets.git", "up": "https://github.com/Upstream/widgets.git"}
     assert picker.choose_remote(pr, remotes) == "up"
-    assert picker.choose_remote(pr, {"origin": "git@github.com:me/widgets.git"}) == "origin"
+    with pytest.raises(UsageError) as fork_only:  # the fork's pull/1 is another PR: never fetched instead
+        picker.choose_remote(pr, {"origin": "git@github.com:me/widgets.git"})
+    assert "upstream/widgets" in str(fork_only.value) and "git remote add devin" in str(fork_only.value)
     with pytest.raises(UsageError):
         picker.choose_remote(pr, {})
 
@@ -248,14 +250,14 @@ def test_cli_pickup_checks_out_the_pr_head(repo: Path, sim):
     assert again.code == 0 and head_of(repo) == ("review", sha) and "created review" in again.stderr
 
 
-def test_cli_pickup_dirty_tree_exit_1_then_stash(repo: Path, sim):
+def test_cli_pickup_dirty_tree_exit_2_then_stash(repo: Path, sim):
     from helpers import run_cli
 
     session_id, pr_url = session_with_pr(sim)
     sha = push_pr(repo, {"src/app.py": "from devin\n"}, number=int(pr_url.rsplit("/", 1)[1]))
     write(repo, {"src/app.py": "mine\n"})
     refused = run_cli("pickup", session_id, cwd=repo, env=env_for(sim))
-    assert refused.code == 1 and "uncommitted changes" in refused.stderr and "--stash" in refused.stderr
+    assert refused.code == 2 and "uncommitted changes" in refused.stderr and "--stash" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
     stashed = run_cli("pickup", session_id, "--stash", "--json", cwd=repo, env=env_for(sim))
     assert stashed.code == 0, stashed.stderr
@@ -263,13 +265,13 @@ def test_cli_pickup_dirty_tree_exit_1_then_stash(repo: Path, sim):
     assert head_of(repo)[1] == sha
 
 
-def test_cli_pickup_without_a_pr_exits_1_and_names_status(repo: Path, sim):
+def test_cli_pickup_without_a_pr_exits_2_and_names_status(repo: Path, sim):
     from helpers import run_cli
 
     session_id, pr_url = session_with_pr(sim, pr=False)
     assert pr_url is None
     result = run_cli("pickup", session_id, cwd=repo, env=env_for(sim))
-    assert result.code == 1
+    assert result.code == 2
     assert "no pull request" in result.stderr and f"devin-handoff status {session_id}" in result.stderr
     assert head_of(repo)[0] == "main"
 
@@ -283,3 +285,29 @@ def test_cli_pickup_bad_input(repo: Path, sim, tmp_path: Path):
     outside.mkdir()
     result = run_cli("pickup", "devin-abc", cwd=outside, env=env_for(sim))
     assert result.code == 2 and "not in a git repository" in result.stderr
+
+
+def test_cli_pickup_refuses_a_pr_of_another_repository(repo: Path, sim):
+    """The session's PR is in other/thing; origin is acme/widgets, whose pull/N/head is an unrelated PR."""
+    import time
+
+    from helpers import run_cli
+
+    from handoff.config import Settings
+    from handoff.devin import DevinClient
+
+    sim.script(steps=1, messages=[], pr=True)
+    with DevinClient(Settings(api_key=KEY, org_id=None, user_id=None, api_url=sim.base_url)) as client:
+        session = client.create({"prompt": "fix it", "tags": ["handoff-t2"], "repos": ["other/thing"]},
+                                client_tag="handoff-t2")
+    deadline = time.monotonic() + 5
+    while not sim.sessions[session.session_id]["pull_requests"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pr_url = sim.sessions[session.session_id]["pull_requests"][0]["pr_url"]
+    assert pr_url.startswith("https://github.com/other/thing/pull/")
+    push_pr(repo, {"src/app.py": "somebody else's PR\n"}, number=int(pr_url.rsplit("/", 1)[1]))  # acme's own
+    before = head_of(repo)
+    result = run_cli("pickup", session.session_id, cwd=repo, env=env_for(sim))
+    assert result.code == 2, result.stderr
+    assert "other/thing" in result.stderr and "git remote add devin https://github.com/other/thing.git" in result.stderr
+    assert head_of(repo) == before  # nothing checked out

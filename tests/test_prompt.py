@@ -19,6 +19,7 @@ from handoff.prompt import (
     render_facts,
 )
 from handoff.repo import Commit, FileChange, RepoContext
+from handoff.tags import HANDOFF_TAG
 
 
 def _repo(patch: str = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n", **changes) -> RepoContext:
@@ -51,7 +52,8 @@ def test_title_is_first_line_at_most_100_chars_cut_at_a_word():
 def test_tags_start_with_handoff_and_client_tag_deduplicated():
     tag = new_client_tag()
     assert re.fullmatch(r"handoff-[0-9a-f]{12}", tag)
-    assert make_tags(tag, ["ci", "handoff", " ci ", ""]) == ["handoff", tag, "ci"]
+    # this tool's own tag first; the bare `handoff` tag other tools share is just a user tag now
+    assert make_tags(tag, ["ci", HANDOFF_TAG, "handoff", " ci ", ""]) == [HANDOFF_TAG, tag, "ci", "handoff"]
     with pytest.raises(UsageError):
         make_tags(tag, [f"t{i}" for i in range(60)])
 
@@ -80,13 +82,13 @@ def test_facts_block_carries_the_repo_state():
     assert facts["handoff_id"] == "handoff-abc" and facts["tool"].startswith("devin-handoff ")
 
 
-def test_v3_body_has_repos_and_user_v1_body_is_idempotent():
+def test_v3_body_has_the_user_but_no_repos_and_v1_body_is_idempotent():
     repo = _repo()
     facts = render_facts(repo, client_tag="handoff-1")
     v3 = build_request("Fix it", "ctx", repo=repo, facts_text=facts, patch=repo.patch, client_tag="handoff-1",
                        api_version="v3", tags=["x"], user_id="user-9").body
-    assert v3["repos"] == ["acme/widgets"] and v3["create_as_user_id"] == "user-9"
-    assert "idempotent" not in v3 and v3["tags"] == ["handoff", "handoff-1", "x"]
+    assert "repos" not in v3 and v3["create_as_user_id"] == "user-9"  # `repos` has no documented meaning
+    assert "idempotent" not in v3 and v3["tags"] == [HANDOFF_TAG, "handoff-1", "x"]
     assert v3["prompt"].startswith("## Task\n\n```text\nFix it\n```\n\n## Context from the local session\n\n"
                                    "```text\nctx\n```")
     assert _prompt_json_block(v3["prompt"])["branch"] == "feature"

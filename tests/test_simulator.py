@@ -139,8 +139,9 @@ def test_v3_create_get_list_by_tag_and_self(sim: Simulator) -> None:
     assert snapshot["messages"][0]["text"] == snapshot["messages"][0]["message"] == "Fix it"
 
 
-def test_v3_session_progresses_to_finished_with_messages_and_pr(sim: Simulator) -> None:
-    with v3(sim) as client:
+def test_v3_session_progresses_to_finished_with_messages_and_pr() -> None:
+    # steps long enough that a loaded machine still sees the working state between them
+    with Simulator(step_seconds=0.2) as sim, v3(sim) as client:
         sid = v3_create(client, "Fix it", repos=["octo/repo"])["session_id"]
         seen: list[tuple[str, str | None]] = []
 
@@ -542,3 +543,81 @@ def test_simulator_command_prints_its_url_and_stops_on_ctrl_c() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# -- documented variations (the clients' tests are in test_states.py) ---------------------------------
+
+def test_list_order_page_size_and_page_fields_are_as_configured():
+    with Simulator(step_seconds=STEP, list_order="oldest", page_size=2, page_fields="cursor") as sim, \
+            v3(sim) as client:
+        ids = [v3_create(client, f"task {i}", tags=["t"])["session_id"] for i in range(5)]
+        seen, after = [], None
+        while True:
+            page = client.get("/sessions", params={"first": 100, **({"after": after} if after else {})}).json()
+            assert set(page) == {"items", "end_cursor"}  # no has_next_page, no total
+            seen += [s["session_id"] for s in page["items"]]
+            after = page["end_cursor"]
+            if not after:
+                break
+        assert seen == ids  # oldest first, two per page whatever `first` asked
+
+
+def test_pages_without_fields_take_an_item_id_as_cursor_and_messages_may_lack_a_source():
+    with Simulator(step_seconds=STEP, page_fields="none", page_size=2, message_source=False) as sim, \
+            v3(sim) as client:
+        sid = v3_create(client)["session_id"]
+        sim.add_messages(sid, ["a", "b", "c"])
+        first = client.get(f"/sessions/{sid}/messages").json()
+        assert set(first) == {"items"} and all("source" not in m for m in first["items"])
+        rest = client.get(f"/sessions/{sid}/messages", params={"after": first["items"][-1]["event_id"]}).json()
+        assert [m["message"] for m in first["items"] + rest["items"]] == ["Fix the flaky test", "a", "b", "c"]
+        assert client.get(f"/sessions/{sid}/messages", params={"after": "nonsense"}).status_code == 400
+
+
+def test_tag_filter_can_be_ignored_and_self_can_name_no_org():
+    with Simulator(step_seconds=STEP, tag_filter=False, org_in_self=False) as sim, v3(sim) as client:
+        v3_create(client, "mine", tags=["mine"])
+        v3_create(client, "other", tags=["other"])
+        assert len(client.get("/sessions", params={"tags": "mine"}).json()["items"]) == 2
+        assert get_self(sim).json()["org_id"] is None
+        orgless = httpx.get(f"{sim.base_url}/v3/organizations/sessions",
+                            headers={"Authorization": f"Bearer {V3_KEY}"}, **LOOPBACK)
+        assert orgless.status_code == 200 and len(orgless.json()["items"]) == 2
+
+
+@pytest.mark.parametrize("reason", ["inactivity", "out_of_credits", "payment_declined"])
+def test_suspended_sessions_carry_their_reason_and_approval_waits_for_approve(sim, reason):
+    with v3(sim) as client:
+        sim.script(end="suspended", suspend_reason=reason, steps=1, messages=[], pr=False)
+        suspended = v3_create(client)["session_id"]
+        sim.script(end="waiting_for_approval", steps=1, messages=[], pr=False)
+        approval = v3_create(client)["session_id"]
+        wait_for(lambda: v3_get(client, suspended)["status"] == "suspended")
+        assert v3_get(client, suspended)["status_detail"] == reason
+        wait_for(lambda: v3_get(client, approval)["status_detail"] == "waiting_for_approval")
+        sim.approve(approval)
+        wait_for(lambda: v3_get(client, approval)["status_detail"] == "finished")
+
+
+def test_a_creating_session_shows_the_status_until_its_first_step():
+    with Simulator(step_seconds=60) as sim, v3(sim) as client:
+        sim.script(first_state="creating")
+        sid = v3_create(client)["session_id"]
+        assert (v3_get(client, sid)["status"], v3_get(client, sid)["status_detail"]) == ("creating", None)
+
+
+def test_v1_singular_only_server_answers_405_on_the_plural_path_and_refuses_messages_when_suspended():
+    with Simulator(step_seconds=STEP, v1_spelling="singular") as sim, v1(sim) as client:
+        sim.script(end="suspended", steps=1, messages=[], pr=False)
+        sid = v1_create(client)["session_id"]
+        assert client.get(f"/sessions/{sid}").status_code == 405
+        wait_for(lambda: client.get(f"/session/{sid}").json()["status_enum"] == "suspend_requested")
+        answer = client.post(f"/session/{sid}/message", json={"message": "wake up"})
+        assert answer.status_code == 200 and "suspended" in answer.json()["detail"]
+
+
+def test_the_cli_choices_match_the_simulators_states():
+    from handoff.cli.commands.simulator import END_CHOICES, SUSPEND_CHOICES
+    from handoff.simulator import END_STATES, SUSPEND_REASONS
+
+    assert END_CHOICES == END_STATES and SUSPEND_CHOICES == SUSPEND_REASONS

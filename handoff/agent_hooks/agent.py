@@ -68,6 +68,7 @@ def _same_path(a: str | None, b: str) -> bool:
 
 
 _SUCCESS = {"finished", "exit"}
+_NEEDS_USER = {"waiting_for_user", "waiting_for_approval"}
 _FAILED = {"error", "suspended", "expired"}
 
 
@@ -77,7 +78,7 @@ def _cut(text: str, limit: int = QUESTION_CHARS) -> str:
 
 
 def _news_line(entry: Any) -> str:
-    from handoff.app.sessions import entry_outcome
+    from handoff.app.sessions import entry_outcome, next_step
 
     outcome = entry_outcome(entry)
     name = f"{entry.session_id}" + (f" \"{_cut(entry.title, 60)}\"" if entry.title else "")
@@ -85,6 +86,9 @@ def _news_line(entry: Any) -> str:
         state = "finished"
     elif outcome == "waiting_for_user":
         state = "waiting for you"
+    elif outcome in ("waiting_for_approval", "asleep"):
+        state = next_step(outcome, entry.session_id, entry.url, detail=entry.status_detail,
+                          api_version=entry.api_version) or outcome
     elif outcome in _FAILED:
         state = f"failed ({outcome})"
     else:
@@ -109,7 +113,7 @@ def session_news(repo_root: str, now: float) -> list[str]:
     if not entries:
         return []
     # What needs the user first (Devin waiting for an answer), then the most recently touched.
-    entries.sort(key=lambda e: (entry_outcome(e) != "waiting_for_user", -max(e.updated_at or 0, e.created_at or 0)))
+    entries.sort(key=lambda e: (entry_outcome(e) not in _NEEDS_USER, -max(e.updated_at or 0, e.created_at or 0)))
     lines = [f"Devin sessions handed off from this repo (local journal, status as last seen; "
              f"`devin-handoff status ID` refreshes): {len(entries)}"]
     lines.extend(_news_line(entry) for entry in entries[:MAX_NEWS_SESSIONS])

@@ -16,10 +16,11 @@ from typing import Any
 from handoff import journal
 from handoff.config import Settings
 from handoff.devin.errors import ApiError, AuthError
-from handoff.devin.models import Message, Session, outcome_of
+from handoff.devin.ids import web_url
+from handoff.devin.models import Message, Session, epoch_seconds, outcome_of
 from handoff.errors import EXIT_INTERRUPTED, HandoffError
 from handoff.follow import EndEvent, Follower, decode_cursor, encode_cursor
-from handoff.tags import HANDOFF_TAG
+from handoff.tags import LEGACY_TAG, TOOL_TAG, made_here
 
 # While following, the follower is its own retry loop (with a notice and a cursor), so the client
 # does not retry behind its back; one-shot calls (and send/archive around a follow) retry briefly.
@@ -29,6 +30,30 @@ ONE_SHOT_RETRY_BUDGET = 5.0
 
 def resume_hint(session_id: str) -> str:
     return f"devin-handoff tail {session_id}"
+
+
+def next_step(outcome: str | None, session_id: str, url: str | None, *, detail: str | None = None,
+              api_version: str | None = None) -> str | None:
+    """What the user should do about a session's outcome, one sentence every face shows (None: nothing)."""
+    where = url or web_url(session_id)
+    reply = f'devin-handoff send {session_id} "…"'
+    if outcome == "waiting_for_user":
+        return f"Devin is waiting for your answer: reply with {reply}"
+    if outcome == "waiting_for_approval":
+        return f"Devin needs your approval for an action: approve it in the web app, {where}"
+    if outcome == "asleep":
+        why = f" ({detail})" if detail else ""
+        if api_version == "v1":
+            # v1 answers a message to a sleeping session with {detail} instead of waking it
+            # (docs.devin.ai/api-reference/sessions/send-a-message-to-an-existing-devin-session)
+            return f"the session is asleep{why}, not failed; continue it in the web app, {where}"
+        return f"the session is asleep{why}, not failed; wake it with {reply}"
+    if outcome == "suspended":
+        why = detail or "no reason given"
+        return f"the session was stopped ({why}); fix that in the Devin web app, then wake it with {reply}"
+    if outcome in ("error", "expired"):
+        return f"the session ended badly ({detail or outcome}); see {where}"
+    return None
 
 
 def entry_outcome(entry: journal.JournalEntry) -> str | None:
@@ -46,7 +71,7 @@ def remember(session: Session, last_devin_message: str | None = None) -> None:
 
 
 def _last_devin(messages: Any) -> str | None:
-    devin = [m for m in messages or () if m.source == "devin"]
+    devin = [m for m in messages or () if not m.from_user]
     return devin[-1].text if devin else None
 
 
@@ -56,11 +81,18 @@ def _last_devin(messages: Any) -> str | None:
 class Snapshot:
     session: Session
     last_devin_message: str | None
+    api_version: str | None = None
+
+    @property
+    def next_step(self) -> str | None:
+        session = self.session
+        return next_step(session.outcome, session.session_id, session.url, detail=session.status_detail,
+                         api_version=self.api_version)
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.session.to_json())
         data.update(outcome=self.session.outcome, last_devin_message=self.last_devin_message,
-                    pull_requests=[pr.url for pr in self.session.pull_requests])
+                    pull_requests=[pr.url for pr in self.session.pull_requests], next_step=self.next_step)
         return data
 
 
@@ -75,7 +107,7 @@ def look(client: Any, session_id: str, *, record: bool = True) -> Snapshot:
     if last is None:
         entry = journal.get_session(session.session_id)
         last = entry.last_devin_message if entry else None
-    return Snapshot(session, last)
+    return Snapshot(session, last, getattr(client, "version", None))
 
 
 # -- new messages since a cursor (for agents that poll) ------------------------------------------------
@@ -83,8 +115,15 @@ def look(client: Any, session_id: str, *, record: bool = True) -> Snapshot:
 @dataclass(frozen=True)
 class NewMessages:
     session: Session
-    messages: tuple[Message, ...]   # Devin's, after the cursor, oldest first
+    messages: tuple[Message, ...]   # Devin's (and any not from the user), after the cursor, oldest first
     cursor: str | None
+    api_version: str | None = None
+
+    @property
+    def next_step(self) -> str | None:
+        session = self.session
+        return next_step(session.outcome, session.session_id, session.url, detail=session.status_detail,
+                         api_version=self.api_version)
 
 
 def _after_last_seen(items: list[Message], last_seen: str | None) -> list[Message]:
@@ -101,9 +140,10 @@ def messages_since(client: Any, session_id: str, cursor: str | None) -> NewMessa
     session = client.get(session_id)
     page = client.messages(session_id, after=api_cursor)
     new = _after_last_seen(list(page.items), last_seen)
-    devin = tuple(m for m in new if m.source == "devin")
+    devin = tuple(m for m in new if not m.from_user)
     remember(session, devin[-1].text if devin else None)
-    return NewMessages(session, devin, encode_cursor(page.cursor or api_cursor, new[-1].event_id if new else last_seen))
+    return NewMessages(session, devin, encode_cursor(page.cursor or api_cursor, new[-1].event_id if new else last_seen),
+                       getattr(client, "version", None))
 
 
 # -- the list ---------------------------------------------------------------------------------------------
@@ -115,6 +155,7 @@ class Row:
     session_id: str
     entry: journal.JournalEntry | None
     live: Session | None
+    api_version: str | None = None   # the key's, for sessions the journal does not hold
 
     def to_json(self) -> dict[str, Any]:
         entry, live = self.entry, self.live
@@ -126,13 +167,16 @@ class Row:
             assert entry is not None
             status, detail, outcome = entry.status, entry.status_detail, entry_outcome(entry)
             prs, title, url = list(entry.pr_urls), entry.title, entry.url
+        version = (entry.api_version if entry else None) or self.api_version
         return {
             "session_id": self.session_id, "status": status, "status_detail": detail, "outcome": outcome,
             "title": title, "url": url, "pull_requests": prs,
+            "next_step": next_step(outcome, self.session_id, url, detail=detail, api_version=version),
             "source": "journal+api" if entry and live else ("journal" if entry else "api"),
             "live": live is not None,
             "repo": entry.repo_slug if entry else None, "branch": entry.branch if entry else None,
-            "created_at": entry.created_at if entry else (live.created_at if live else None),
+            # epoch seconds whatever the source: the journal's float, v3's int, v1's ISO-8601 string
+            "created_at": epoch_seconds(entry.created_at if entry else (live.created_at if live else None)),
         }
 
 
@@ -146,11 +190,18 @@ class Listing:
         return {"sessions": [row.to_json() for row in self.rows], "warning": self.warning}
 
 
-def _live_sessions(settings: Settings, client_factory: Callable[[Settings], Any]) -> dict[str, Session]:
+def _live_sessions(settings: Settings, client_factory: Callable[[Settings], Any],
+                   entries: list[journal.JournalEntry]) -> dict[str, Session]:
+    """This tool's sessions the API knows: those with the tool tag, and (made by older versions, which
+    tagged them `handoff`) those with the bare tag and a client tag, looked up only when the journal holds
+    sessions the first list did not return."""
     settings.require_key()
     with client_factory(settings) as client:
-        found = client.list_sessions(tag=HANDOFF_TAG)
-    return {s.session_id: s for s in found}
+        found = client.list_sessions(tag=TOOL_TAG)
+        listed = {s.session_id for s in found}
+        if any(entry.session_id not in listed for entry in entries):
+            found += client.list_sessions(tag=LEGACY_TAG)
+    return {s.session_id: s for s in found if made_here(s.tags)}
 
 
 def list_handoffs(settings: Settings, client_factory: Callable[[Settings], Any] | None = None) -> Listing:
@@ -161,14 +212,17 @@ def list_handoffs(settings: Settings, client_factory: Callable[[Settings], Any] 
     warning: str | None = None
     auth_error: AuthError | None = None
     try:
-        live = _live_sessions(settings, factory)
+        live = _live_sessions(settings, factory, entries)
     except AuthError as exc:
         warning, auth_error = str(exc), exc
     except HandoffError as exc:
         warning = str(exc)
-    rows = [Row(entry.session_id, entry, live.get(entry.session_id)) for entry in entries]
+    version = settings.api_version if settings.api_key else None
+    rows = [Row(entry.session_id, entry, live.get(entry.session_id), version) for entry in entries]
     known = {entry.session_id for entry in entries}
-    rows.extend(Row(sid, None, session) for sid, session in live.items() if sid not in known)
+    found = sorted((s for sid, s in live.items() if sid not in known),
+                   key=lambda s: epoch_seconds(s.created_at) or 0.0, reverse=True)
+    rows.extend(Row(s.session_id, None, s, version) for s in found)
     for entry in entries:
         session = live.get(entry.session_id)
         if session is not None:
@@ -277,6 +331,8 @@ def run_follower(follower: Follower, on_event: EventSink, *, archive: bool = Fal
                 continue
             break
     except KeyboardInterrupt:
+        with contextlib.suppress(Exception):  # saving must not hide the interruption
+            follower.save_position()  # everything shown so far stays shown: a later tail starts after it
         on_event(Interrupted(session_id))
         return EXIT_INTERRUPTED
     if archive and end.outcome != "unreachable":
@@ -289,8 +345,18 @@ def run_follower(follower: Follower, on_event: EventSink, *, archive: bool = Fal
     return end.exit_code
 
 
+def cursor_field(json_mode: bool) -> str:
+    """The journal field holding a reader's position: people and programs (`--json`) read separately."""
+    return "json_cursor" if json_mode else "cursor"
+
+
+def saved_cursor(session_id: str, json_mode: bool) -> str | None:
+    entry = journal.get_session(session_id)
+    return getattr(entry, cursor_field(json_mode), None) if entry is not None else None
+
+
 def follow(client: Any, session_id: str, on_event: EventSink, *, interval: float = 10.0, archive: bool = False,
-           ask_reply: AskReply | None = None, cursor: str | None = None) -> int:
+           ask_reply: AskReply | None = None, cursor: str | None = None, json_mode: bool = False) -> int:
     """Follow a session from `cursor` (or the start) until Devin stops; the exit code."""
-    follower = Follower(client, session_id, interval=interval, cursor=cursor)
+    follower = Follower(client, session_id, interval=interval, cursor=cursor, cursor_field=cursor_field(json_mode))
     return run_follower(follower, on_event, archive=archive, ask_reply=ask_reply)

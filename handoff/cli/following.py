@@ -25,7 +25,7 @@ def follow_session(client: Any, session_id: str, out: Output, *, interval: float
     if interactive is None:
         interactive = not out.json_mode and sys.stdin is not None and sys.stdin.isatty()
     return sessions.follow(client, session_id, lambda event: render_event(event, out, interactive=interactive),
-                           interval=interval, archive=archive, cursor=cursor,
+                           interval=interval, archive=archive, cursor=cursor, json_mode=out.json_mode,
                            ask_reply=(lambda: _ask_reply(out)) if interactive else None)
 
 

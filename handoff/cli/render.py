@@ -141,12 +141,12 @@ def render_event(event: Any, out: Output, *, interactive: bool = False) -> None:
         if out.json_mode:
             out.json(event.to_json())
     elif out.json_mode:
-        out.json(event.to_json())
+        data = event.to_json()
+        if isinstance(event, EndEvent):
+            data["next_step"] = _next_step(event)
+        out.json(data)
     elif isinstance(event, MessageEvent):
-        lines = event.text.rstrip("\n").splitlines() or [""]
-        out.say(out.style("Devin:", "cyan") + " " + lines[0])
-        for line in lines[1:]:
-            out.say("  " + line)
+        _render_message(event, out)
     elif isinstance(event, StatusEvent):
         detail = f" ({event.status_detail})" if event.status_detail else ""
         out.say(f"status: {event.status}{detail}", "dim")
@@ -154,6 +154,31 @@ def render_event(event: Any, out: Output, *, interactive: bool = False) -> None:
         out.say(f"pull request: {event.url}", "green")
     elif isinstance(event, EndEvent):
         _render_end(event, out, interactive)
+
+
+_USER_LINE_CHARS = 100
+
+
+def _render_message(event: Any, out: Output) -> None:
+    """Devin's messages in full; the user's own (the prompt, replies) as one dim line; any other source
+    in full with its name, so nothing the API sent is hidden."""
+    lines = event.text.rstrip("\n").splitlines() or [""]
+    if event.source == "user":
+        first = " ".join(lines[0].split())
+        more = len(lines) > 1 or len(first) > _USER_LINE_CHARS
+        out.say(f"You: {first[:_USER_LINE_CHARS]}{' …' if more else ''}", "dim")
+        return
+    label = "Devin:" if event.source == "devin" else f"[{event.source}]:"
+    out.say(out.style(label, "cyan") + " " + lines[0])
+    for line in lines[1:]:
+        out.say("  " + line)
+
+
+def _next_step(event: Any) -> str | None:
+    from handoff.app.sessions import next_step
+
+    return next_step(event.outcome, event.session_id, event.url, detail=event.status_detail,
+                     api_version=event.api_version)
 
 
 def _render_end(event: Any, out: Output, interactive: bool) -> None:
@@ -166,6 +191,8 @@ def _render_end(event: Any, out: Output, interactive: bool) -> None:
         out.say(f"Devin is waiting for you{where}", "green")
         if not interactive:
             out.say(f'reply with: devin-handoff send {event.session_id} "…"', "dim")
+    elif event.outcome in ("waiting_for_approval", "asleep"):
+        out.say(_next_step(event) or event.outcome, "yellow")
     elif event.outcome == "exit":
         out.say(f"the session ended{where}", "green")
     elif event.outcome == "unreachable":
@@ -174,6 +201,8 @@ def _render_end(event: Any, out: Output, interactive: bool) -> None:
     else:
         reason = f": {event.reason}" if event.reason else ""
         out.say(f"the session ended badly ({event.outcome}){reason}{where}", "red")
+        if event.outcome == "suspended":
+            out.say(_next_step(event) or "", "dim")
 
 
 # -- many tasks at once -------------------------------------------------------------------------------

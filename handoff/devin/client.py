@@ -293,8 +293,8 @@ class DevinClient:
             raise UsageError("the message is empty", "say what Devin should do next")
         self.dialect.send(normalize_session_id(session_id), message)
 
-    def list_sessions(self, tag: str | None = HANDOFF_TAG, limit: int = 100) -> list[Session]:
-        """Sessions newest first, those carrying `tag` (all when None), at most `limit`."""
+    def list_sessions(self, tag: str | None = HANDOFF_TAG, limit: int | None = None) -> list[Session]:
+        """Sessions newest first, those carrying `tag` (all when None), every page (at most `limit`)."""
         return self.dialect.list_sessions(tag, limit, self._budget())
 
     def archive(self, session_id: str) -> Session:
@@ -307,7 +307,7 @@ class DevinClient:
 
     def _lookup_created(self, client_tag: str, budget: _Budget, cause: UnreachableError) -> Session | None:
         try:
-            found = self.dialect.list_sessions(client_tag, 10, budget)
+            found = self.dialect.list_sessions(client_tag, 1, budget)  # the tag is unique: stop at the first
         except ApiError as exc:
             self.fail(AmbiguousCreate, f"the session may have been created ({cause.message}) and looking it up "
                                        f"by tag {client_tag} failed ({exc.message})",
@@ -406,7 +406,9 @@ class DevinClient:
         if mode == "write" and not provably_refused:
             self.fail(UnreachableError, reason, "it may have been delivered: check the session before resending",
                         status, request_id)
-        return self._error(UnreachableError, reason, "try again later", status, request_id), wait
+        error = self._error(UnreachableError, reason, "try again later", status, request_id)
+        error.retry_after = wait  # the follower waits it out itself (handoff/follow.py)
+        return error, wait
 
     def _decode(self, response: httpx.Response) -> Any:
         if not response.content:

@@ -17,15 +17,17 @@ from dataclasses import replace
 from typing import Any, NoReturn, Protocol
 
 from handoff.config import Settings
-from handoff.devin.errors import ApiError, BadResponse, NotFoundError
+from handoff.devin.errors import ApiError, AuthError, BadResponse, MessageRefused, ValidationError
 from handoff.devin.ids import web_url, with_prefix
-from handoff.devin.models import Message, MessagePage, PullRequest, Session
+from handoff.devin.models import Message, MessagePage, PullRequest, Session, epoch_seconds
 from handoff.errors import ConfigError
 from handoff.tags import MAX_TAGS
 
 DEFAULT_VERSION = "v3"     # the body shown by a dry run or a scan without a key
 MESSAGE_PAGE = 100          # v3 messages per page
 LIST_PAGE_V3 = 200          # v3 `first` maximum
+LIST_PAGE_V1 = 100          # v1 `limit` default
+MAX_PAGES = 500             # a bound on any paging loop (100k items)
 V3_ONLY_FIELDS = ("repos", "create_as_user_id")
 _MAX_REASON = 300
 
@@ -106,6 +108,23 @@ def _message_id(item: dict[str, Any], text: str, created_at: Any) -> str:
     return f"local-{digest[:16]}"
 
 
+def _message_source(item: dict[str, Any]) -> str:
+    """'devin' or 'user' as documented; another source as given (shown, labelled); 'unknown' without one.
+
+    v3 messages carry `source` (devin|user: docs.devin.ai/sdk/api/DevinApi/interfaces/SessionMessage.md);
+    v1 messages carry `type` (devin_message, user_message, initial_user_message). A message with neither
+    is shown rather than hidden: losing what Devin said is worse than a label."""
+    source = item.get("source")
+    if isinstance(source, str) and source.strip():
+        return source.strip().lower()
+    kind = item.get("type")
+    if kind == "devin_message":
+        return "devin"
+    if isinstance(kind, str) and kind.endswith("user_message"):
+        return "user"
+    return "unknown"
+
+
 def parse_message(item: Any) -> Message:
     """v3 `{event_id, message, source, created_at}` or v1 `{type, event_id, message, timestamp}`."""
     if not isinstance(item, dict):
@@ -113,10 +132,36 @@ def parse_message(item: Any) -> Message:
     text = item.get("message", item.get("text"))
     text = text if isinstance(text, str) else ("" if text is None else json.dumps(text))
     created_at = _time_value(item.get("created_at", item.get("timestamp")))
-    source = item.get("source")
-    if source not in ("devin", "user"):
-        source = "devin" if item.get("type") == "devin_message" else "user"
-    return Message(_message_id(item, text, created_at), source, text, created_at)
+    return Message(_message_id(item, text, created_at), _message_source(item), text, created_at)
+
+
+def cursor_text(value: Any) -> str | None:
+    """A page cursor as text: the docs say string, some servers send a number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return str(int(value))
+    return value if isinstance(value, str) and value else None
+
+
+def more_pages(data: Any, page_ids: list[str], asked: int) -> tuple[bool, str | None, bool]:
+    """(is there another page, the cursor for it, is that cursor our own stand-in).
+
+    Documented (docs.devin.ai/api-reference/concepts/pagination): pass `end_cursor` as `after` until
+    `has_next_page` is false; `end_cursor` is null on the last page. A page that leaves the fields out is
+    read by what it does say: a cursor means go on; no cursor on a full page means go on after its last
+    item's id (our stand-in, dropped if the API refuses it); `has_next_page: false` ends it."""
+    if not isinstance(data, dict):
+        return False, None, False
+    end_cursor = cursor_text(data.get("end_cursor"))
+    has_next = data.get("has_next_page")
+    if has_next is False or not page_ids:
+        return False, end_cursor, False
+    if end_cursor:
+        return True, end_cursor, False
+    if has_next is True or len(page_ids) >= asked:
+        return True, page_ids[-1], True
+    return False, None, False
 
 
 def parse_session(data: Any, *, created: bool = False) -> Session:
@@ -186,6 +231,7 @@ class Dialect:
     def __init__(self, transport: Transport, settings: Settings) -> None:
         self.transport = transport
         self.settings = settings
+        self._stand_in = False  # the list cursor in use is our own (last item's id), not the API's
 
     @property
     def org_id(self) -> str | None:
@@ -212,10 +258,10 @@ class Dialect:
     def archive(self, sid: str) -> Session:
         raise NotImplementedError
 
-    def list_params(self, want: int, offset: int, after: str | None) -> dict[str, Any]:
+    def list_params(self, offset: int, after: str | None) -> dict[str, Any]:
         raise NotImplementedError
 
-    def next_page(self, data: Any, page: list[Session], want: int) -> tuple[bool, str | None]:
+    def next_page(self, data: Any, page: list[Session], params: dict[str, Any]) -> tuple[bool, str | None]:
         """(is there another page, the cursor for it)."""
         raise NotImplementedError
 
@@ -225,22 +271,34 @@ class Dialect:
     def not_found_hint(self) -> str:
         raise NotImplementedError
 
-    def list_sessions(self, tag: str | None, limit: int, budget: Any) -> list[Session]:
-        sessions: list[Session] = []
+    def list_sessions(self, tag: str | None, limit: int | None, budget: Any) -> list[Session]:
+        """Sessions carrying `tag` (all when None), newest first, at most `limit` (all when None).
+
+        Every page is read until the API says there are no more (documented cursor paging), the tag is
+        checked here as well (a server that ignores the filter must not make us adopt another session)
+        and the order is ours (the docs promise none). With `limit`, reading stops once that many match."""
+        found: dict[str, Session] = {}
         after: str | None = None
-        while len(sessions) < limit:
-            want = limit - len(sessions)
-            params = self.list_params(want, len(sessions), after)
+        for _ in range(MAX_PAGES):
+            params = self.list_params(len(found), after)
             if tag:
                 params["tags"] = tag
-            data = self.transport.call("GET", self.sessions_url(), params=params, budget=budget)
+            try:
+                data = self.transport.call("GET", self.sessions_url(), params=params, budget=budget)
+            except ValidationError:
+                if not after or not self._stand_in:
+                    raise
+                break  # the API does not take our stand-in cursor: what we have is all we can get
             page = [parse_session(item) for item in list_items(data)]
-            sessions.extend(page)
-            more, after = self.next_page(data, page, want)
-            if not more:
+            fresh = [s for s in page if s.session_id not in found]
+            found.update((s.session_id, s) for s in page)
+            matches = sum(1 for s in found.values() if not tag or tag in s.tags)
+            more, after = self.next_page(data, page, params)
+            if not more or not fresh or (limit is not None and matches >= limit):
                 break
-        # a server that ignores the filter must not make us adopt someone else's session
-        return [s for s in sessions if not tag or tag in s.tags][:limit]
+        sessions = [s for s in found.values() if not tag or tag in s.tags]
+        sessions.sort(key=lambda s: epoch_seconds(s.created_at) or 0.0, reverse=True)
+        return sessions if limit is None else sessions[:limit]
 
 
 class V1Dialect(Dialect):
@@ -277,18 +335,21 @@ class V1Dialect(Dialect):
         answer = self._session_call("POST", sid, "/message", body={"message": message}, mode="write")
         if isinstance(answer, dict) and text_or_none(answer.get("detail")):
             # v1 answers 200 {"detail": …} when the session is in a state that does not take messages
-            self.transport.fail(ApiError, f"Devin did not take the message for {sid}: {one_line(answer['detail'])}",
-                                "check the session's state with `devin-handoff status`", 200, None)
+            # (e.g. suspended: the v1 API does not wake a sleeping session through a message)
+            self.transport.fail(MessageRefused, f"Devin did not take the message for {sid}: "
+                                                f"{one_line(answer['detail'])}",
+                                f"check its state with `devin-handoff status {sid}`; a session the v1 API will not "
+                                f"wake can be continued in the web app ({web_url(sid)})", 200, None)
 
     def archive(self, sid: str) -> Session:
         raise ConfigError("archiving needs a cog_ key: apk_ keys use the v1 API, which has no archive",
                           f"archive it in the web app ({web_url(sid)}) or set a cog_ service-user key")
 
-    def list_params(self, want: int, offset: int, after: str | None) -> dict[str, Any]:
-        return {"limit": want, "offset": offset}
+    def list_params(self, offset: int, after: str | None) -> dict[str, Any]:
+        return {"limit": LIST_PAGE_V1, "offset": offset}
 
-    def next_page(self, data: Any, page: list[Session], want: int) -> tuple[bool, str | None]:
-        return bool(page) and len(page) >= want, None
+    def next_page(self, data: Any, page: list[Session], params: dict[str, Any]) -> tuple[bool, str | None]:
+        return bool(page) and len(page) >= params["limit"], None  # offset paging: a short page is the last
 
     def forbidden_hint(self) -> str:
         return "apk_ keys work with the v1 API only and act with their org's permissions; v3 needs a cog_ key"
@@ -297,14 +358,15 @@ class V1Dialect(Dialect):
         return "check DEVIN_API_URL"
 
     def _session_call(self, method: str, sid: str, suffix: str, *, body: Any = None, mode: str = "read") -> Any:
-        """v1 session paths: the plural spelling first, the legacy singular once on a 404."""
+        """v1 session paths: the plural spelling first, the legacy singular once on a 404 or 405 (a server
+        that routes only one spelling may answer either: shared/devin-api.md §9.4)."""
         spellings = ["session", "sessions"] if self._singular else ["sessions", "session"]
         for index, spelling in enumerate(spellings):
             url = f"{self.transport.root}/v1/{spelling}/{sid}{suffix}"
             try:
                 answer = self.transport.call(method, url, body=body, mode=mode, session_id=sid)
-            except NotFoundError:
-                if index == len(spellings) - 1:
+            except ApiError as exc:
+                if exc.status not in (404, 405) or index == len(spellings) - 1:
                     raise
                 continue
             self._singular = spelling == "session"
@@ -321,20 +383,28 @@ class V3Dialect(Dialect):
     def __init__(self, transport: Transport, settings: Settings) -> None:
         super().__init__(transport, settings)
         self._org: str | None = settings.org_id or None
+        self._org_known = bool(self._org)
         self._self_info: dict[str, Any] | None = None
 
     @property
-    def org_id(self) -> str:
-        if not self._org:
-            org = self._fetch_self().get("org_id")
-            if not isinstance(org, str) or not org:
-                raise ConfigError("the key's identity (GET /v3/self) names no organization",
-                                  "set DEVIN_ORG_ID or pass --org-id (Settings → Devin API shows the org id)")
-            self._org = org
+    def org_id(self) -> str | None:
+        """The configured org, else the key's (GET /v3/self); None when the key names none."""
+        if not self._org_known:
+            try:
+                org = self._fetch_self().get("org_id")
+            except AuthError as exc:
+                if exc.status != 403:
+                    raise
+                org = None  # /v3/self may need ReadAccountMeta (docs.devin.ai/api-reference/v3/self/self)
+            self._org = org if isinstance(org, str) and org else None
+            self._org_known = True
         return self._org
 
     def _base(self) -> str:
-        return f"{self.transport.root}/v3/organizations/{self.org_id}"
+        """Org-scoped credentials may leave the org out of the path: the API takes it from the key
+        (docs.devin.ai/api-reference/authentication, "Org id" in shared/devin-api.md §1)."""
+        org = self.org_id
+        return f"{self.transport.root}/v3/organizations/{org}" if org else f"{self.transport.root}/v3/organizations"
 
     def sessions_url(self) -> str:
         return f"{self._base()}/sessions"
@@ -356,39 +426,60 @@ class V3Dialect(Dialect):
         return replace(session, messages=None)  # v3 pages them separately
 
     def messages(self, sid: str, after: str | None, budget: Any) -> MessagePage:
-        """Every message after the cursor `after`, paging through them."""
+        """Every message after the cursor `after`, paging until the API says there are no more.
+
+        The cursor handed back is the API's own (never our stand-in), so the next read may overlap: the
+        follower drops what it has already shown by event id."""
         items: list[Message] = []
-        cursor = after
-        while True:
+        seen: set[str] = set()
+        api_cursor, request_cursor, stand_in = after, after, False
+        for _ in range(MAX_PAGES):
             params: dict[str, Any] = {"first": MESSAGE_PAGE}
-            if cursor:
-                params["after"] = cursor
-            data = self.transport.call("GET", f"{self.sessions_url()}/{sid}/messages", params=params,
-                                       session_id=sid, budget=budget)
-            items.extend(parse_message(item) for item in list_items(data))
-            end_cursor = text_or_none(data.get("end_cursor")) if isinstance(data, dict) else None
-            if end_cursor:
-                cursor = end_cursor  # null on the last page: keep the previous one
-            if not (end_cursor and isinstance(data, dict) and data.get("has_next_page")):
-                return MessagePage(tuple(items), cursor)
+            if request_cursor:
+                params["after"] = request_cursor
+            try:
+                data = self.transport.call("GET", f"{self.sessions_url()}/{sid}/messages", params=params,
+                                           session_id=sid, budget=budget)
+            except ValidationError:
+                if not stand_in:
+                    raise
+                break  # the API does not take our stand-in cursor: what we have is all we can get
+            page = [parse_message(item) for item in list_items(data)]
+            fresh = [m for m in page if m.event_id not in seen]
+            seen.update(m.event_id for m in page)
+            items.extend(fresh)
+            more, request_cursor, stand_in = more_pages(data, [m.event_id for m in page], MESSAGE_PAGE)
+            if request_cursor and not stand_in:
+                api_cursor = request_cursor  # null on the last page: keep the previous one
+            if not more or not fresh:
+                break
+        return MessagePage(tuple(items), api_cursor)
 
     def send(self, sid: str, message: str) -> None:
-        self.transport.call("POST", f"{self.sessions_url()}/{sid}/messages", body={"message": message},
-                            mode="write", session_id=sid, parse=False)
+        try:
+            self.transport.call("POST", f"{self.sessions_url()}/{sid}/messages", body={"message": message},
+                                mode="write", session_id=sid, parse=False)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            # a session that cannot take messages (archived, ended): a refusal, not a failed session
+            refused = MessageRefused(exc.message, f"check its state with `devin-handoff status {sid}`",
+                                     status=409, request_id=exc.request_id)
+            raise refused from None
 
     def archive(self, sid: str) -> Session:
         return parse_session(self.transport.call("POST", f"{self.sessions_url()}/{sid}/archive", mode="read",
                                                  session_id=sid))
 
-    def list_params(self, want: int, offset: int, after: str | None) -> dict[str, Any]:
-        params: dict[str, Any] = {"first": min(want, LIST_PAGE_V3)}
+    def list_params(self, offset: int, after: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"first": LIST_PAGE_V3}
         if after:
             params["after"] = after
         return params
 
-    def next_page(self, data: Any, page: list[Session], want: int) -> tuple[bool, str | None]:
-        after = data.get("end_cursor") if isinstance(data, dict) else None
-        return bool(isinstance(data, dict) and data.get("has_next_page") and after and page), after
+    def next_page(self, data: Any, page: list[Session], params: dict[str, Any]) -> tuple[bool, str | None]:
+        more, after, self._stand_in = more_pages(data, [s.session_id for s in page], params["first"])
+        return more, after
 
     def forbidden_hint(self) -> str:
         return (f"the cog_ key needs session permissions (ViewOrgSessions/ManageOrgSessions) in org "

@@ -12,6 +12,8 @@ from handoff.errors import ApiUnreachable, ConfigError, HandoffError, UsageError
 class ApiError(HandoffError):
     """The API answered with an error, or could not be used; `.status` and `.request_id` when known."""
 
+    retry_after: float | None = None  # seconds the server asked us to wait (429/503 `Retry-After`)
+
     def __init__(self, message: str, hint: str | None = None, *, status: int | None = None,
                  request_id: str | None = None) -> None:
         super().__init__(message, hint)
@@ -29,6 +31,10 @@ class NotFoundError(UsageError, ApiError):
 
 class ValidationError(UsageError, ApiError):
     """400/422: the API refused the request's content (exit 2)."""
+
+
+class MessageRefused(UsageError, ApiError):
+    """The API answered but did not take a message (v1 `{detail}` for a session in a state that takes none) (exit 2)."""
 
 
 class UnreachableError(ApiUnreachable, ApiError):

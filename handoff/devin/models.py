@@ -7,28 +7,71 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
-SUCCESS_OUTCOMES = frozenset({"finished", "waiting_for_user", "exit"})
+SUCCESS_OUTCOMES = frozenset({"finished", "waiting_for_user", "waiting_for_approval", "asleep", "exit"})
 FAILURE_OUTCOMES = frozenset({"error", "suspended", "expired"})
+
+# v3 `status_detail` under `suspended` that are not failures: Devin went to sleep after finishing or
+# waiting (inactivity), or someone paused it (user_request); a message wakes it. The other documented
+# details (usage_limit_exceeded, out_of_credits, out_of_quota, no_quota_allocation, payment_declined,
+# org_usage_limit_exceeded, total_session_limit_exceeded, error) are failures the user must act on.
+# Source: docs.devin.ai/sdk/api/DevinApi/SessionResponse/variables/StatusDetail.md and
+# docs.devin.ai/api-reference/v3/sessions/get-organizations-session (shared/devin-api.md §4.2).
+RESTING_SUSPEND_DETAILS = frozenset({"inactivity", "user_request"})
+# v1 `status_enum` values of a session going to sleep (docs.devin.ai/api-reference/v1/sessions/
+# retrieve-details-about-an-existing-session); v1 gives no reason, and a sleeping session is not a failure.
+V1_SUSPEND_ENUMS = frozenset({"suspend_requested", "suspend_requested_frontend"})
+# v1 `stopped` is seen in the wild but not in the documented enum: the session ended.
+ENDED = frozenset({"exit", "stopped"})
 
 
 def outcome_of(status: str | None, detail: str | None) -> str | None:
-    """None while Devin is working; else finished/waiting_for_user/exit (success) or error/suspended/expired.
+    """None while Devin is working; else one of SUCCESS_OUTCOMES or FAILURE_OUTCOMES.
 
-    Reads both v3 (`status` + `status_detail`) and v1 (`status_enum`, kept as the detail) spellings."""
+    Reads both v3 (`status` + `status_detail`) and v1 (`status_enum`, kept as the detail) spellings.
+    `asleep` is a suspended session that did not fail (inactivity, user request, v1 suspend); a
+    suspended session with any other detail, or none, is `suspended` (a failure): where the docs
+    are silent (an undocumented detail) the reading that makes the user look is the safe one."""
     status = (status or "").lower()
     detail = (detail or "").lower()
-    if status in ("error", "suspended"):
-        return status
+    if status == "error":
+        return "error"
+    if detail in V1_SUSPEND_ENUMS:
+        return "asleep"
+    if status == "suspended":
+        return "asleep" if detail in RESTING_SUSPEND_DETAILS else "suspended"
     if status == "expired" or detail == "expired":
         return "expired"
-    if status == "exit":
+    if status in ENDED or detail in ENDED:
         return "exit"
     if detail == "finished" or status == "finished":
         return "finished"
     if detail in ("waiting_for_user", "blocked") or status == "blocked":
         return "waiting_for_user"
+    if detail == "waiting_for_approval":
+        return "waiting_for_approval"
+    return None
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """A time as epoch seconds, from the API's int (v3) or ISO-8601 string (v1), or the journal's float."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
     return None
 
 
@@ -41,9 +84,14 @@ class PullRequest:
 @dataclass(frozen=True)
 class Message:
     event_id: str
-    source: str  # 'devin' | 'user'
+    source: str  # 'devin' | 'user' | what the API said | 'unknown' (no source): shown, labelled
     text: str
     created_at: str | int | None
+
+    @property
+    def from_user(self) -> bool:
+        """The user's own message (the prompt, a reply); anything else is Devin's side, shown in full."""
+        return self.source == "user"
 
 
 @dataclass(frozen=True)

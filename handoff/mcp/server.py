@@ -75,8 +75,11 @@ class StatusResult(BaseModel):
     url: str
     status: str = Field(description="Raw API status (v3: new/claimed/running/exit/error/suspended/resuming).")
     status_detail: str | None
-    outcome: str | None = Field(description="None while Devin works; else finished, waiting_for_user, exit, "
-                                            "error, suspended or expired.")
+    outcome: str | None = Field(description="None while Devin works; else finished, waiting_for_user, "
+                                            "waiting_for_approval (the user must approve an action in the web "
+                                            "app), asleep (suspended, not failed), exit; or error, suspended "
+                                            "(stopped for credits/quota), expired.")
+    next_step: str | None = Field(default=None, description="What the user should do now, if anything.")
     done: bool = Field(description="True once Devin stopped (finished, waiting for you, or failed).")
     title: str | None
     pull_requests: list[PullRequestInfo]
@@ -100,6 +103,7 @@ class MessagesResult(BaseModel):
     outcome: str | None
     done: bool = Field(description="True once Devin stopped; no need to call again unless you reply.")
     pull_requests: list[PullRequestInfo]
+    next_step: str | None = Field(default=None, description="What the user should do now, if anything.")
 
 
 class SendResult(BaseModel):
@@ -121,6 +125,7 @@ class ListedSession(BaseModel):
     handed_off_here: bool = Field(description="True when this machine's journal holds it.")
     live: bool = Field(description="True when the status comes from the API now, false when from the journal.")
     created_at: str | int | float | None
+    next_step: str | None = None
 
 
 class ListResult(BaseModel):
@@ -265,7 +270,7 @@ def session_status(session_id: str, cwd: str) -> StatusResult:
         session_id=session.session_id, url=session.url, status=session.status, status_detail=session.status_detail,
         outcome=session.outcome, done=session.outcome is not None, title=session.title,
         pull_requests=_pull_requests(session), last_devin_message=snapshot.last_devin_message,
-        created_at=session.created_at, updated_at=session.updated_at,
+        created_at=session.created_at, updated_at=session.updated_at, next_step=snapshot.next_step,
     )
 
 
@@ -283,6 +288,7 @@ def session_messages(session_id: str, cursor: str | None, cwd: str) -> MessagesR
         cursor=new.cursor,
         status=session.status, status_detail=session.status_detail,
         outcome=session.outcome, done=session.outcome is not None, pull_requests=_pull_requests(session),
+        next_step=new.next_step,
     )
 
 
@@ -313,7 +319,7 @@ def list_handoffs(cwd: str) -> ListResult:
             pull_requests=[PullRequestInfo(url=url) for url in data["pull_requests"]] if row.live is None
             else _pull_requests(row.live),
             repository=data["repo"], branch=data["branch"], handed_off_here=row.entry is not None,
-            live=row.live is not None, created_at=data["created_at"],
+            live=row.live is not None, created_at=data["created_at"], next_step=data["next_step"],
         ))
     return ListResult(sessions=listed, warning=listing.warning)
 
@@ -415,7 +421,7 @@ def build_server(cwd: str | None = None) -> MCPServer:
         session_id: Annotated[str, Field(description="devin-…, the bare id, or the session URL.")],
         message: Annotated[str, Field(description="The text to send to Devin.")],
     ) -> SendResult:
-        """Send a message to a session (answers a question; resumes a suspended session)."""
+        """Send a message to a session (answers a question; with a cog_ key it wakes a sleeping session)."""
         return await _in_thread(send_message, session_id, message, workdir())
 
     @server.tool(title="List handoff sessions", annotations=_READ)

@@ -38,6 +38,7 @@ from handoff.simulator.model import (
     DEFAULT_REPO,
     END_STATES,
     FOLLOW_UP_MESSAGE,
+    SUSPEND_REASONS,
     Action,
     Script,
     _first_plan,
@@ -47,7 +48,7 @@ from handoff.simulator.model import (
 )
 
 __all__ = ["CALLS", "DEFAULT_MESSAGES", "DEFAULT_ORG", "DEFAULT_REPO", "END_STATES", "FAULTS", "FOLLOW_UP_MESSAGE",
-           "STATUS_FAULTS", "Script", "Simulator"]
+           "STATUS_FAULTS", "SUSPEND_REASONS", "Script", "Simulator"]
 
 
 class Simulator(FaultsMixin, HttpMixin, EndpointsMixin):
@@ -55,16 +56,36 @@ class Simulator(FaultsMixin, HttpMixin, EndpointsMixin):
 
     def __init__(self, *, step_seconds: float = 0.05, org_id: str = DEFAULT_ORG,
                  keys: dict[str, str] | None = None, port: int = 0,
-                 end_cursor_on_last_page: bool = False) -> None:
+                 end_cursor_on_last_page: bool = False, org_in_self: bool = True, list_order: str = "newest",
+                 page_size: int | None = None, page_fields: str = "all", tag_filter: bool = True,
+                 message_source: bool = True, v1_spelling: str = "both") -> None:
+        """Options for the documented variations a client must survive:
+        `org_in_self=False`: GET /v3/self answers `"org_id": null` (the org-less routes still work);
+        `list_order`: "newest" or "oldest" first (the docs promise no order);
+        `page_size`: at most this many items per page whatever `first` asks (several pages);
+        `page_fields`: "all", "cursor" (no has_next_page/total) or "none" (no paging fields at all; then an
+        item's id is taken as `after`); `tag_filter=False`: list ignores the tags filter;
+        `message_source=False`: v3 messages carry no `source`; `v1_spelling="singular"`: the plural
+        per-session paths answer 405 (only the legacy /v1/session/{id} spelling is routed)."""
+        if list_order not in ("newest", "oldest") or page_fields not in ("all", "cursor", "none"):
+            raise ValueError("list_order is newest|oldest; page_fields is all|cursor|none")
+        if v1_spelling not in ("both", "singular"):
+            raise ValueError("v1_spelling is both|singular")
         self.step_seconds = step_seconds
         self.org_id = org_id
         self.keys = keys  # key -> 'v1' | 'v3'; None accepts any apk_… (v1) / cog_… (v3)
         self.end_cursor_on_last_page = end_cursor_on_last_page
+        self.list_order = list_order
+        self.page_size = page_size
+        self.page_fields = page_fields
+        self.tag_filter = tag_filter
+        self.message_source = message_source
+        self.v1_spelling = v1_spelling
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []
         self.self_info: dict[str, Any] = {
             "principal_type": "service_user", "service_user_id": "service-user-sim",
-            "service_user_name": "devin-handoff simulator", "org_id": org_id,
+            "service_user_name": "devin-handoff simulator", "org_id": org_id if org_in_self else None,
         }
         self._port = port
         self._lock = threading.RLock()
@@ -113,7 +134,8 @@ class Simulator(FaultsMixin, HttpMixin, EndpointsMixin):
         self.stop()
 
     def script(self, *, end: str = "finished", steps: int = 4, messages: list[str] | None = None,
-               pr: bool = True, question: str | None = None, suspend_reason: str = "inactivity") -> None:
+               pr: bool = True, question: str | None = None, suspend_reason: str = "inactivity",
+               first_state: str = "new") -> None:
         """How the NEXT created sessions behave.
 
         Without `question`: new, then one step per message (status running/working), the PR on the
@@ -121,16 +143,38 @@ class Simulator(FaultsMixin, HttpMixin, EndpointsMixin):
         With `question`: the first message, then running/waiting_for_user with the question as a Devin
         message; a user reply runs the remaining messages (and the PR), then `end`.
         A reply to a session that stopped (waiting, finished, suspended, expired) wakes it: one more
-        Devin message, then finished. `suspend_reason` is the v3 status_detail when `end='suspended'`.
+        Devin message, then finished. `suspend_reason` is the v3 status_detail when `end='suspended'`
+        (one of SUSPEND_REASONS). `end='waiting_for_approval'` waits until `approve()`; `first_state='creating'`
+        shows the undocumented `creating` status until the first step.
         """
         if end not in END_STATES:
             raise ValueError(f"end must be one of {', '.join(END_STATES)}")
         if steps < 1:
             raise ValueError("steps must be at least 1")
+        if first_state not in ("new", "creating"):
+            raise ValueError("first_state is new|creating")
         texts = DEFAULT_MESSAGES if messages is None else tuple(messages)
         with self._lock:
             self._script = Script(end=end, steps=steps, messages=texts, pr=pr, question=question,
-                                  suspend_reason=suspend_reason)
+                                  suspend_reason=suspend_reason, first_state=first_state)
+
+    def approve(self, session_id: str) -> None:
+        """The user approves the waiting action in the web app: Devin goes on and finishes."""
+        with self._lock:
+            session = self._sessions[session_id]
+            self._advance(session, time.monotonic())
+            if session.state != "waiting_for_approval":
+                raise ValueError(f"{session_id} is not waiting for approval ({session.state})")
+            session.state = "working"
+            self._schedule(session, _work_plan(("Approved; carrying on.",), "finished", 1, False), time.monotonic())
+
+    def add_messages(self, session_id: str, texts: list[str], source: str = "devin") -> None:
+        """Publish messages at once (a long backlog, say)."""
+        with self._lock:
+            session = self._sessions[session_id]
+            now = time.monotonic()
+            session.messages.extend(self._message(source, text, now) for text in texts)
+            session.updated = now
 
     @property
     def sessions(self) -> dict[str, dict[str, Any]]:
@@ -195,7 +239,7 @@ class Simulator(FaultsMixin, HttpMixin, EndpointsMixin):
         session = _Session(
             session_id=f"devin-{uuid.uuid4().hex}", seq=next(self._seq), org_id=self.org_id,
             body=json.loads(json.dumps(body)), prompt=prompt, title=title, tags=list(body.get("tags") or []),
-            repo=_repo_of(body, prompt), script=script, created=now, updated=now,
+            repo=_repo_of(body, prompt), script=script, created=now, updated=now, state=script.first_state,
             suspend_reason=script.suspend_reason, awaiting_reply=script.question is not None)
         session.messages.append(self._message("user", prompt, now, "initial_user_message"))
         self._schedule(session, _first_plan(script), now)

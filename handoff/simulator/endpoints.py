@@ -86,6 +86,8 @@ class EndpointsMixin:
             if request.api is not None and self._path_exists(request):
                 return self._error(request, 405, "Method Not Allowed")
             return self._error(request, 404, "Not Found")
+        if request.api == "v1" and self.v1_spelling == "singular" and request.path.startswith("/v1/sessions/"):
+            return self._error(request, 405, "Method Not Allowed")  # only /v1/session/{id} is routed here
         denied = self._deny(request)
         if denied:
             return denied
@@ -184,6 +186,9 @@ class EndpointsMixin:
         session = self._session_or_404(request)
         if isinstance(session, _Reply):
             return session
+        if session.state == "suspended":
+            # v1 does not wake a sleeping session through a message: it answers 200 {detail} (shared/devin-api.md §5.2)
+            return _Reply(200, {"detail": "Session is suspended; it cannot receive messages"})
         refused = self._reply(session, request.body["message"], time.monotonic())
         return _Reply(200, {"detail": refused} if refused else None)
 
@@ -205,7 +210,7 @@ class EndpointsMixin:
         return _Reply(200, self._v3_session(session, detail=False))
 
     def _v3_list(self, request: _Request) -> _Reply:
-        paged = self._page(request, "s", self._matching_sessions(request), lambda s: s.seq)
+        paged = self._page(request, "s", self._matching_sessions(request), lambda s: s.seq, lambda s: s.session_id)
         if isinstance(paged, _Reply):
             return paged
         page, meta = paged
@@ -220,12 +225,15 @@ class EndpointsMixin:
         if isinstance(session, _Reply):
             return session
         indexed = list(enumerate(session.messages))
-        paged = self._page(request, "m", indexed, lambda pair: pair[0])
+        paged = self._page(request, "m", indexed, lambda pair: pair[0], lambda pair: pair[1]["event_id"])
         if isinstance(paged, _Reply):
             return paged
         page, meta = paged
         items = [{"event_id": m["event_id"], "message": m["message"], "source": m["source"],
                   "created_at": int(self._wall(m["at"]))} for _, m in page]
+        if not self.message_source:
+            for item in items:
+                del item["source"]
         return _Reply(200, {"items": items, **meta})
 
     def _v3_send(self, request: _Request) -> _Reply:
@@ -256,38 +264,41 @@ class EndpointsMixin:
         return _Reply(200, self._v3_session(session, detail=False))
 
     def _matching_sessions(self, request: _Request) -> list[_Session]:
-        """Newest first, filtered by tags (all must match) and, for v3, session_ids."""
-        tags = self._tag_filter(request)
+        """In `list_order`, filtered by tags (all must match, unless `tag_filter` is off) and, for v3, session_ids."""
+        tags = self._tag_filter(request) if self.tag_filter else []
         ids = [*request.query.get("session_ids", []), *request.query.get("session_ids[]", [])]
         now = time.monotonic()
         found = []
-        for session in sorted(self._sessions.values(), key=lambda s: s.seq, reverse=True):
+        for session in sorted(self._sessions.values(), key=lambda s: s.seq, reverse=self.list_order == "newest"):
             if all(t in session.tags for t in tags) and (not ids or session.session_id in ids):
                 self._advance(session, now)
                 found.append(session)
         return found
 
-    def _page(self, request: _Request, kind: str, items: list[Any],
-              position: Any) -> tuple[list[Any], dict[str, Any]] | _Reply:
-        """Cursor paging over `items`; `position(item)` is what a cursor remembers."""
+    def _page(self, request: _Request, kind: str, items: list[Any], position: Any,
+              ident: Any) -> tuple[list[Any], dict[str, Any]] | _Reply:
+        """Cursor paging over `items` (in the order given); `position(item)` is what a cursor remembers."""
         first = self._int_param(request, "first", 100, 1, 200)
         if isinstance(first, _Reply):
             return first
+        size = min(first, self.page_size) if self.page_size else first
         start = 0
         after = (request.query.get("after") or [""])[-1]
         if after:
+            ids = [ident(item) for item in items]
             mark = _decode_cursor(kind, after)
-            if mark is None:
+            if mark is not None:
+                start = next((i for i, item in enumerate(items) if position(item) == mark), len(items) - 1) + 1
+            elif self.page_fields == "none" and after in ids:
+                start = ids.index(after) + 1  # no cursors at all: the client pages by the last item's id
+            else:
                 return self._error(request, 400, "Invalid cursor in 'after'")
-            start = next((i for i, item in enumerate(items) if not self._before_or_at(kind, position(item), mark)),
-                         len(items))
-        page = items[start:start + first]
-        has_next = start + first < len(items)
+        page = items[start:start + size]
+        has_next = start + size < len(items)
         end_cursor = (_encode_cursor(kind, position(page[-1]))
                       if page and (has_next or self.end_cursor_on_last_page) else None)
+        if self.page_fields == "none":
+            return page, {}
+        if self.page_fields == "cursor":
+            return page, {"end_cursor": end_cursor}
         return page, {"end_cursor": end_cursor, "has_next_page": has_next, "total": len(items)}
-
-    @staticmethod
-    def _before_or_at(kind: str, position: int, mark: int) -> bool:
-        """Whether an item was already served by a page ending at `mark` (sessions go newest first)."""
-        return position >= mark if kind == "s" else position <= mark

@@ -22,14 +22,24 @@ DEFAULT_MESSAGES = ("Looking at the repository.", "Applied the patch and ran the
 FOLLOW_UP_MESSAGE = "Got your message; carrying on."
 
 
-END_STATES = ("finished", "waiting_for_user", "error", "suspended", "exit", "expired")
+END_STATES = ("finished", "waiting_for_user", "waiting_for_approval", "error", "suspended", "exit", "expired",
+              "stopped")
+
+
+# the documented v3 `status_detail` values of a suspended session (shared/devin-api.md §4.2)
+SUSPEND_REASONS = ("inactivity", "user_request", "usage_limit_exceeded", "out_of_credits", "out_of_quota",
+                   "no_quota_allocation", "payment_declined", "org_usage_limit_exceeded",
+                   "total_session_limit_exceeded", "error")
 
 
 # internal state -> (v3 status, v3 status_detail); `suspended` takes its detail from the session
 _V3_VIEW: dict[str, tuple[str, str | None]] = {
     "new": ("new", None),
+    "creating": ("creating", None),  # not in the documented enum; one third-party note saw it (§9.7)
     "working": ("running", "working"),
     "waiting_for_user": ("running", "waiting_for_user"),
+    "waiting_for_approval": ("running", "waiting_for_approval"),
+    "stopped": ("exit", None),
     "finished": ("running", "finished"),
     "resuming": ("resuming", None),
     "suspended": ("suspended", "inactivity"),
@@ -42,8 +52,11 @@ _V3_VIEW: dict[str, tuple[str, str | None]] = {
 # internal state -> (v1 status, v1 status_enum)
 _V1_VIEW: dict[str, tuple[str, str | None]] = {
     "new": ("running", "working"),
+    "creating": ("running", "working"),
     "working": ("running", "working"),
     "waiting_for_user": ("running", "blocked"),
+    "waiting_for_approval": ("running", "working"),  # v1 has no approval state in its enum
+    "stopped": ("stopped", "stopped"),  # seen from v1 servers, not in the documented enum
     "finished": ("running", "finished"),
     "resuming": ("running", "resume_requested"),
     "suspended": ("suspended", "suspend_requested"),
@@ -53,13 +66,13 @@ _V1_VIEW: dict[str, tuple[str, str | None]] = {
 }
 
 
-_IN_PROGRESS = frozenset({"new", "working", "resuming"})
+_IN_PROGRESS = frozenset({"new", "creating", "working", "resuming", "waiting_for_approval"})
 
 
 _RESUMABLE = frozenset({"waiting_for_user", "finished", "suspended", "expired"})  # a reply wakes these
 
 
-_CLOSED = frozenset({"error", "exit"})
+_CLOSED = frozenset({"error", "exit", "stopped"})
 
 
 Action = tuple[str, str | None]  # ("state", name) | ("message", text) | ("pr", None)
@@ -75,6 +88,7 @@ class Script:
     pr: bool = True
     question: str | None = None
     suspend_reason: str = "inactivity"
+    first_state: str = "new"   # "creating": v3 shows the undocumented `creating` status first
 
 
 def _work_plan(messages: tuple[str, ...], end: str, steps: int, pr: bool) -> list[list[Action]]:
@@ -139,11 +153,13 @@ def _web_url(session_id: str) -> str:
 
 
 def _repo_of(body: dict[str, Any], prompt: str) -> str:
-    """The PR's repo: v3 `repos[0]`, else a `Repo: owner/name` line in the prompt, else acme/widgets."""
+    """The PR's repo: v3 `repos[0]`, else a `Repo: owner/name` line or a `"repository": "owner/name"` fact
+    in the prompt, else acme/widgets."""
     repos = body.get("repos")
     if isinstance(repos, list) and repos and isinstance(repos[0], str) and "/" in repos[0]:
         return repos[0]
-    match = re.search(r"Repo:\s*`?([\w.-]+/[\w.-]+)", prompt)
+    match = (re.search(r"Repo:\s*`?([\w.-]+/[\w.-]+)", prompt)
+             or re.search(r'"repository":\s*"([\w.-]+/[\w.-]+)"', prompt))
     return match.group(1) if match else DEFAULT_REPO
 
 

@@ -11,6 +11,8 @@ from handoff.app.settings import load_settings
 from handoff.cli.options import api_options, json_option
 from handoff.cli.render import Output
 
+_NEEDS_YOU = ("waiting_for_user", "waiting_for_approval", "asleep", "suspended")
+
 
 def _list_text(rows: list[dict[str, Any]]) -> str:
     if not rows:
@@ -26,6 +28,8 @@ def _list_text(rows: list[dict[str, Any]]) -> str:
         lines.append(f"{row['session_id']:<40} {state:<28} {title}")
         for pr in row["pull_requests"]:
             lines.append(f"{'':<40} pr: {pr}")
+        if row["next_step"] and row["outcome"] in _NEEDS_YOU:
+            lines.append(f"{'':<40} {row['next_step']}")
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ import click
 from handoff.app.settings import load_settings
 from handoff.cli.options import api_options, json_option
 from handoff.cli.render import Output
-from handoff.errors import SessionFailed
+from handoff.errors import UsageError
 
 if TYPE_CHECKING:
     from handoff.pickup import PickupResult
@@ -43,7 +43,7 @@ def pickup(session: str, use_stash: bool, branch: str | None, api_url: str | Non
     with open_client(settings) as client:
         found = client.get(session_id)
     if not found.pull_requests:
-        raise SessionFailed(f"session {session_id} has no pull request yet",
+        raise UsageError(f"session {session_id} has no pull request yet",  # nothing to pick up: a refusal
                             f"check on it with `devin-handoff status {session_id}`")
     pr_url = found.pull_requests[-1].url  # the newest one, when Devin opened several
     pr = picker.parse_pr_url(pr_url, extra_hosts=picker.remote_host_kinds(picker.remotes(root)))

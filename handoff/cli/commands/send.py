@@ -1,4 +1,4 @@
-"""`send`: reply to a session (a suspended one resumes), optionally following it on."""
+"""`send`: reply to a session (v3: a sleeping one wakes), optionally following it on."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from handoff.app.sessions import resume_hint
+from handoff.app.sessions import cursor_field, resume_hint
 from handoff.cli.following import follow_after_reply
 from handoff.cli.options import api_options, json_option
 from handoff.cli.render import Output
@@ -39,13 +39,18 @@ def _read_message(message: str) -> str:
 @json_option
 def send(session_ref: str, message: str, then_follow: bool, interval: float, api_url: str | None,
          org_id: str | None, user_id: str | None, json_mode: bool) -> int:
-    """Reply to a session (a suspended one resumes). MESSAGE `-` reads standard input."""
+    """Reply to a session. MESSAGE `-` reads standard input.
+
+    With a cog_ key (v3) a message wakes a sleeping (suspended) session. The v1 API (apk_ keys) answers
+    a session in a state that takes no messages with a reason instead: that is reported (exit 2)."""
     out = Output(json_mode)
     sid = session_id(session_ref)
     text = _read_message(message)
     settings = settings_with_key(api_url, org_id, user_id)
     with one_shot_client(settings) as client:
-        follower = Follower(client, sid, interval=interval) if then_follow else None
+        follower = None
+        if then_follow:
+            follower = Follower(client, sid, interval=interval, cursor_field=cursor_field(json_mode))
         if follower is not None:
             follower.prime()  # what Devin said before this reply is not news (and a wrong id fails here)
         client.send(sid, text)

@@ -10,7 +10,12 @@ import click
 from handoff.cli.render import Output
 from handoff.errors import UsageError
 
-END_CHOICES = ("finished", "waiting_for_user", "error", "suspended", "exit", "expired")
+# the simulator's END_STATES and SUSPEND_REASONS, spelt out so `--help` does not import the simulator
+END_CHOICES = ("finished", "waiting_for_user", "waiting_for_approval", "error", "suspended", "exit", "expired",
+               "stopped")
+SUSPEND_CHOICES = ("inactivity", "user_request", "usage_limit_exceeded", "out_of_credits", "out_of_quota",
+                   "no_quota_allocation", "payment_declined", "org_usage_limit_exceeded",
+                   "total_session_limit_exceeded", "error")
 
 
 @click.command("simulator")
@@ -20,12 +25,16 @@ END_CHOICES = ("finished", "waiting_for_user", "error", "suspended", "exit", "ex
               help="Seconds per session step (each step: a state change or a Devin message).")
 @click.option("--end", type=click.Choice(END_CHOICES), default="finished", show_default=True,
               help="How sessions end.")
-def simulator(port: int, step_seconds: float, end: str) -> int:
+@click.option("--suspend-reason", type=click.Choice(SUSPEND_CHOICES), default="inactivity", show_default=True,
+              help="With --end suspended: the v3 status_detail (inactivity and user_request are not failures).")
+@click.option("--no-org-in-self", "org_less", is_flag=True,
+              help="GET /v3/self answers org_id null (org-scoped routes still work).")
+def simulator(port: int, step_seconds: float, end: str, suspend_reason: str, org_less: bool) -> int:
     """Run the Devin API simulator on 127.0.0.1 in the foreground; prints its base URL, Ctrl-C stops it."""
     from handoff.simulator import DEFAULT_ORG, Simulator
 
-    sim = Simulator(step_seconds=step_seconds, port=port)
-    sim.script(end=end)
+    sim = Simulator(step_seconds=step_seconds, port=port, org_in_self=not org_less)
+    sim.script(end=end, suspend_reason=suspend_reason)
     try:
         sim.start()
     except OSError as exc:

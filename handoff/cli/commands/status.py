@@ -16,6 +16,8 @@ def _status_text(snapshot: Snapshot) -> str:
     lines = [f"{session.session_id}  {session.status}{detail}"]
     if session.outcome:
         lines.append(f"outcome: {session.outcome}")
+    if snapshot.next_step:
+        lines.append(f"next:    {snapshot.next_step}")
     if session.title:
         lines.append(f"title:   {session.title}")
     lines.append(f"url:     {session.url}")

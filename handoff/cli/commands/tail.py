@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from handoff import journal
+from handoff.app.sessions import saved_cursor
 from handoff.cli.following import follow_session
 from handoff.cli.options import api_options, json_option
 from handoff.cli.render import Output
@@ -24,14 +24,14 @@ def tail(session_ref: str, interval: float, archive: bool, show_all: bool, api_u
          user_id: str | None, json_mode: bool) -> int:
     """Follow a session: each Devin message once, status changes, PR links, until Devin stops.
 
-    ID is `devin-…`, the bare id or the session URL. Exit 0 when Devin finished or waits for
-    you, 1 when the session ended badly (error, suspended, expired), 130 on Ctrl-C.
+    ID is `devin-…`, the bare id or the session URL. Exit 0 when Devin finished, waits for your
+    answer or approval, or is asleep; 1 when the session ended badly (error, stopped for credits or
+    quota, expired); 130 on Ctrl-C (the next `tail` starts after the last message shown).
     """
     out = Output(json_mode)
     sid = session_id(session_ref)
     settings = settings_with_key(api_url, org_id, user_id)
-    entry = journal.get_session(sid)
-    cursor = None if show_all or entry is None else entry.cursor
+    cursor = None if show_all else saved_cursor(sid, json_mode)  # `tail` and `tail --json` read apart
     if cursor:
         out.say("(resuming after the last message shown before; --all prints them all)", "dim")
     with one_shot_client(settings) as client:
