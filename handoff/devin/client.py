@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 from handoff import __version__
 from handoff.config import Settings
 from handoff.devin._http import httpx
-from handoff.devin.dialect import Dialect, dialect_for, one_line, parse_session, text_or_none
+from handoff.devin.dialect import Dialect, dialect_for, one_line, parse_attachment, parse_session, text_or_none
 from handoff.devin.errors import (
     AmbiguousCreate,
     ApiError,
@@ -41,7 +41,7 @@ from handoff.devin.errors import (
     ValidationError,
 )
 from handoff.devin.ids import normalize_session_id
-from handoff.devin.models import MessagePage, Session
+from handoff.devin.models import Attachment, MessagePage, Session
 from handoff.devin.network import Proxy, RequestDeadline, deadline, make_transport, proxy_for
 from handoff.errors import UsageError, mask_key, mask_secrets
 from handoff.runtime import Runtime, Wait, current
@@ -284,6 +284,16 @@ class DevinClient:
     def get(self, session_id: str) -> Session:
         return self.dialect.get(normalize_session_id(session_id))
 
+    def upload_attachment(self, path: str, name: str) -> Attachment:
+        """Upload a file (multipart field `file`, streamed from disk); its URL for a session to be given.
+
+        Retried like a read: an upload that landed but whose answer was lost only leaves an attachment
+        that no session names, which is harmless; a session is never created here."""
+        with open(path, "rb") as handle:
+            data = self.call("POST", self.dialect.attachments_url(), mode="read",
+                             files={"file": (name, handle, "application/octet-stream")})
+        return parse_attachment(data)
+
     def messages(self, session_id: str, after: str | None = None) -> MessagePage:
         """Messages after the cursor `after`, oldest first (all pages)."""
         return self.dialect.messages(normalize_session_id(session_id), after, self._budget())
@@ -318,7 +328,7 @@ class DevinClient:
 
     def call(self, method: str, url: str, *, params: dict[str, Any] | None = None, body: Any = None,
               mode: str = "read", session_id: str | None = None, parse: bool = True,
-              budget: _Budget | None = None) -> Any:
+              budget: _Budget | None = None, files: Any = None) -> Any:
         """One API call with the retry rules of `mode`; the decoded JSON answer (None when not `parse`)."""
         assert mode in _MODES
         budget = budget or self._budget()
@@ -329,7 +339,7 @@ class DevinClient:
             try:
                 # the last attempt gets what is left of the budget, but always a fair chance to answer
                 with deadline(min(self.request_deadline, max(budget.remaining(), 1.0))) as limit:
-                    response = self._http.request(method, url, params=params, json=body)
+                    response = self._http.request(method, url, params=params, json=body, files=files)
             except httpx.TransportError as exc:
                 error = self._transport_error(exc, mode, limit)
                 why = self._transport_wait_reason(exc)

@@ -62,6 +62,8 @@ class Simulator(FaultsMixin, HttpMixin, EndpointsMixin):
         self.end_cursor_on_last_page = end_cursor_on_last_page
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []
+        # uploads by attachment id: {attachment_id, name, url, content (bytes)}
+        self.attachments: dict[str, dict[str, Any]] = {}
         self.self_info: dict[str, Any] = {
             "principal_type": "service_user", "service_user_id": "service-user-sim",
             "service_user_name": "devin-handoff simulator", "org_id": org_id,
