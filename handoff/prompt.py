@@ -82,7 +82,8 @@ def bundle_section(facts: BundleFacts, branch: str | None) -> str:
         "",
         f'ATTACHMENT:"{BUNDLE_URL_PLACEHOLDER}"',
         "",
-        "Start from it rather than from the patch (the patch, if any, is the same change as text, for reading):",
+        "Start from it rather than from the patch (the patch, if any, is the same change as text, for reading; "
+        "files the facts list as `left_out` of the patch are in the bundle):",
         f"1. In the repository, at the base commit: {start}.",
         f"2. Save the attachment as `{BUNDLE_FILE}` and check it: `git bundle verify {BUNDLE_FILE}`.",
         f"3. Fetch it: `git fetch {BUNDLE_FILE} {facts.ref}` then `git checkout -B {work} FETCH_HEAD`.",

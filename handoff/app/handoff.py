@@ -216,11 +216,15 @@ def findings_json(report: Any) -> dict[str, Any]:
 
 
 def blocked_error(what: str = "nothing was sent", redact: str = "pass --redact", *,
-                  for_agent: bool = False) -> SecretsBlocked:
+                  for_agent: bool = False, bundle: str | None = None) -> SecretsBlocked:
     """The error a blocked handoff ends with (exit 3); the findings are shown by the face before it.
 
     `for_agent`: the hint a coding agent reads (stop, tell the user, or redact), without the
-    allowlist advice that a person gets."""
+    allowlist advice that a person gets. `bundle`: how this face leaves the bundle out, when the findings
+    are in it (git objects cannot be redacted, so --redact alone cannot clear them)."""
+    if bundle:
+        what = f"{what} (the git bundle carries secrets, and a bundle cannot be redacted)"
+        redact = f"{bundle} to send the text patch alone ({redact} to redact it)"
     if for_agent:
         return SecretsBlocked(f"blocked by the secret gate; {what}",
                               f"{AGENT_STOP}; if the user agrees, {redact} to send [REDACTED] in place of each value")
@@ -230,6 +234,10 @@ def blocked_error(what: str = "nothing was sent", redact: str = "pass --redact",
 def human_fix(redact: str = "pass --redact") -> str:
     """How a person clears a blocked handoff (shown to the user only, never to the agent)."""
     return f"{FIX_FINDINGS}, or {redact}"
+
+
+def bundle_blocked(prepared: PreparedHandoff) -> bool:
+    return prepared.bundle is not None and prepared.bundle.blocked
 
 
 def branch_to_push(path: str | None = None) -> RepoContext:

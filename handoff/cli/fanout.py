@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handoff.app import fanout
 from handoff.app.fanout import FanoutTask, Launched
-from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error
+from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error, bundle_blocked
 from handoff.cli.render import LabelledOutput, Output, findings_json, repo_summary_lines
 from handoff.config import Settings
 from handoff.errors import EXIT_INTERRUPTED, EXIT_UNREACHABLE, HandoffError
@@ -36,7 +36,8 @@ def enforce_gate(tasks: list[FanoutTask], prepared: list[PreparedHandoff], out: 
                 out.say(f"  {finding.source}:{finding.line}: {finding.kind}  {finding.preview}")
         if out.json_mode:
             out.json({"task": task.index, **findings_json(item.gate.report)})
-    raise blocked_error("no session was created")
+    raise blocked_error("no session was created",
+                        bundle="pass --no-bundle" if any(bundle_blocked(item) for item in prepared) else None)
 
 
 def show_dry_run(tasks: list[FanoutTask], repo: RepoContext | None, prepared: list[PreparedHandoff],

@@ -190,10 +190,11 @@ def _checkout(repo_path: str | None, roots: list[str], cwd: str) -> str:
 
 def _blocked_message(prepared: Any) -> str:
     """For the agent: masked findings, stop and tell the user, or retry with redact. Never a way past the gate."""
-    from handoff.app.handoff import blocked_error, findings_lines
+    from handoff.app.handoff import blocked_error, bundle_blocked, findings_lines
 
     report = prepared.gate.report
-    error = blocked_error(redact="call again with redact=true", for_agent=True)
+    error = blocked_error(redact="call again with redact=true", for_agent=True,
+                          bundle="call again with bundle=false" if bundle_blocked(prepared) else None)
     lines = [f"{error.message}. {len(report.findings)} secret(s) found in what would be sent:",
              *findings_lines(report), f"{error.hint}."]
     return "\n".join(lines)

@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error, prepare, refuse_unreproducible
+from handoff.app.handoff import (
+    HandoffOptions,
+    PreparedHandoff,
+    blocked_error,
+    bundle_blocked,
+    prepare,
+    refuse_unreproducible,
+)
 from handoff.app.settings import load_settings
 from handoff.cli.options import create_options, read_texts
 from handoff.cli.render import (
@@ -43,7 +50,7 @@ def enforce_gate(prepared: PreparedHandoff, out: Output) -> None:
     show_findings(report, out, f"Secrets found in what would be sent ({len(report.findings)}):")
     if out.json_mode:
         out.json(findings_json(report))
-    raise blocked_error()
+    raise blocked_error(bundle="pass --no-bundle" if bundle_blocked(prepared) else None)
 
 
 def _show_dry_run(prepared: PreparedHandoff, out: Output) -> None:
