@@ -180,8 +180,13 @@ def _key_inside_a_binary(user: Path, key: str) -> None:
     write(user, {"app.db": b"\0\0SQLite" + bytes(range(256)) + f"\0aws_secret = {key}\0".encode() + b"\0" * 64})
 
 
+def _text_marked_binary(user: Path, key: str) -> None:
+    # `binary` makes git diff say "Binary files differ": the gate reads the blob itself
+    write(user, {".gitattributes": "*.cfg binary\n", "deploy.cfg": f"aws_access_key_id = {key}\n"})
+
+
 @pytest.mark.parametrize("plant", [_secret_past_the_text_budget, _secret_in_a_commit_removed_later, _keystore,
-                                   _jks_by_type, _key_inside_a_binary])
+                                   _jks_by_type, _key_inside_a_binary, _text_marked_binary])
 def test_the_gate_blocks_the_bundle_before_any_upload(sim, tmp_path, plant):
     user, _ = pushed_repo(tmp_path)
     key = aws_key()

@@ -77,6 +77,8 @@ STRINGS_CAP = 1_000_000        # characters of strings kept per binary file
 _CHUNK = 1 << 20
 _PRINTABLE = re.compile(rb"[\x20-\x7e\t]{%d,}" % STRINGS_MIN)
 _BUDGET_ROUNDS = 4
+# Delta search over large blobs (media, archives) costs seconds per file and rarely pays; bounded memory too.
+_PACK_OPTIONS = ("-c", "core.bigFileThreshold=4m", "-c", "pack.windowMemory=32m")
 
 
 def build_bundle(path: str | os.PathLike[str] | None, dest: str | os.PathLike[str], *, base: str | None,
@@ -120,7 +122,7 @@ def build_bundle(path: str | os.PathLike[str] | None, dest: str | os.PathLike[st
             snapshot = _commit_tree(git, env, tree, head, message)
             store_git = Git(store)
             store_git.out("update-ref", BUNDLE_REF, snapshot)
-            store_git.out("-c", "pack.windowMemory=32m", "bundle", "create", "-q", os.path.abspath(dest),
+            store_git.out(*_PACK_OPTIONS, "bundle", "create", "-q", os.path.abspath(dest),
                           BUNDLE_REF, *([f"^{base}"] if base else []))
             size = os.path.getsize(dest)
             if max_bytes is None or size <= max_bytes:
@@ -213,21 +215,35 @@ def _binary_pieces(git: Git, env: dict[str, str], base: str | None, snapshot: st
     kinds = git.feed("cat-file", "--batch-check=%(objectname) %(objecttype)", data=b"\n".join(names) + b"\n",
                      env=env).split(b"\n")
     blobs = [line.split()[0] for line in kinds if line.endswith(b" blob")]
+    undiffed = _not_diffed_as_text(git, env, {names[blob] for blob in blobs if names.get(blob)})
     wanted = os.path.join(scratch, "blobs")
     with open(wanted, "wb") as handle:
         handle.write(b"".join(blob + b"\n" for blob in blobs))
     with open(wanted, "rb") as ids, git.stream("cat-file", "--batch", env=env, stdin=ids) as out:
         for blob in blobs:
             size = int(out.readline().split()[2])
-            piece = _read_blob(out, size, names.get(blob) or decode(blob))
+            path = names.get(blob) or decode(blob)
+            piece = _read_blob(out, size, path, whole_text=path in undiffed)
             out.read(1)   # the newline after each object
             if piece is not None:
                 yield piece
 
 
-def _read_blob(out: IO[bytes], size: int, path: str) -> Piece | None:
-    """Read one blob of `size` bytes; a Piece of its strings when it is binary, else None (diffs show it)."""
+def _not_diffed_as_text(git: Git, env: dict[str, str], paths: set[str]) -> set[str]:
+    """Paths whose attributes (`-diff`, `binary`) make git diff show them as binary whatever they hold."""
+    if not paths:
+        return set()
+    out = git.feed("check-attr", "-z", "--stdin", "diff", data=b"".join(os.fsencode(p) + b"\0" for p in paths),
+                   env=env).split(b"\0")
+    return {os.fsdecode(path) for path, _, value in zip(out[0::3], out[1::3], out[2::3], strict=False)
+            if value == b"unset"}
+
+
+def _read_blob(out: IO[bytes], size: int, path: str, *, whole_text: bool = False) -> Piece | None:
+    """Read one blob of `size` bytes: a Piece of its strings when it is binary, of its whole text when diffs do
+    not show it (`whole_text`), else None (the diffs carry it)."""
     remaining, head, strings, kept, binary, tail = size, b"", [], 0, False, b""
+    text: list[bytes] = []
     while remaining > 0:
         chunk = out.read(min(_CHUNK, remaining))
         if not chunk:
@@ -237,6 +253,8 @@ def _read_blob(out: IO[bytes], size: int, path: str) -> Piece | None:
             binary = b"\0" in chunk[:8000]
         remaining -= len(chunk)
         if not binary:
+            if whole_text:
+                text.append(chunk)
             continue
         data = tail + chunk
         last = 0
@@ -249,7 +267,7 @@ def _read_blob(out: IO[bytes], size: int, path: str) -> Piece | None:
                 kept += len(strings[-1])
         tail = data[last:][-4096:] if remaining else b""
     if not binary:
-        return None
+        return Piece("text", f"{path} (whole file)", decode(b"".join(text)), path=path, head=head) if text else None
     if tail and _PRINTABLE.fullmatch(tail) and kept < STRINGS_CAP:
         strings.append(decode(tail))
     return Piece("text", f"{path} (binary, strings)", "\n".join(strings), path=path, head=head)
