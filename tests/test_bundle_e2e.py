@@ -286,3 +286,14 @@ def test_mcp_create_sends_the_same_bundle(sim, tmp_path, monkeypatch):
     [session] = sim.sessions.values()
     assert result.session_id == session["session_id"]
     assert (play_devin(tmp_path, origin, session["prompt"], attachment["url"]) / "c.bin").read_bytes() == b"\0\1" * 50
+
+
+def test_commits_alone_past_the_budget_send_no_bundle_and_say_so(sim, tmp_path):
+    user, _ = pushed_repo(tmp_path)
+    commit(user, {"data.bin": random.randbytes(300_000)}, "add data")
+    result = run_cli_here("create", "--task", "Go", "--detach", "--max-bundle-bytes", "100000", cwd=user,
+                          env=env_for(sim, "v3", tmp_path))
+    assert result.code == 0, result.stderr
+    assert "no bundle: the unpushed commits alone make" in result.stderr
+    assert not uploads(sim) and "ATTACHMENT:" not in creates(sim)[0]["body"]["prompt"]
+    assert "no bundle: the unpushed commits alone make" in creates(sim)[0]["body"]["prompt"]   # Devin is told too
