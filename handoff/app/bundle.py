@@ -39,6 +39,7 @@ BUNDLE_MODES = ("auto", "on", "off")
 UPLOAD_NAME = "handoff.bundle"
 SAVED_BUNDLE_KEY = "bundle_file"     # outbox meta: the bundle a saved handoff still has to upload
 _TEXT_BATCH = 4_000_000
+MAX_WHOLE_HISTORY_COMMITS = 1_000   # without a base, a bundle holds the whole history: by default only a short one
 
 # Keystores and key files that are binary: by name, and by their first bytes.
 # Names the gate does not flag by itself (it flags .p12, .pfx, .jks, .keystore, .pem, .key, SSH keys by name).
@@ -111,6 +112,8 @@ def reason_to_bundle(repo: RepoContext | None, choice: BundleChoice) -> str | No
     if repo.unpushed_total:
         reasons.append(f"{repo.unpushed_total} unpushed commit(s), carried with their history and messages")
     if repo.base is None:
+        if repo.unpushed_total > MAX_WHOLE_HISTORY_COMMITS:
+            return None   # a whole long history is no default upload (nor a quick gate): --bundle asks for it
         reasons.append("the remote has no commit of this history")
     return "; ".join(reasons) or None
 
