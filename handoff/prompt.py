@@ -20,7 +20,7 @@ from typing import Any
 
 from handoff import __version__
 from handoff.errors import UsageError
-from handoff.repo import RepoContext
+from handoff.repo import Commit, RepoContext
 from handoff.tags import HANDOFF_TAG, MAX_TAG_CHARS, MAX_TAGS
 from handoff.tags import new_client_tag as new_client_tag  # re-exported: one definition of handoff tags
 
@@ -31,6 +31,11 @@ FACTS_MAX_BYTES = 24_000      # the facts block never takes more than this of th
 INSTRUCTIONS_MAX_BYTES = 2_000
 _FRAME_BYTES = 400            # headings, fences and blank lines around the parts
 _MAX_FOLDERS = 30
+# Stands where the bundle's URL goes until it is uploaded (a dry run shows it; the send replaces it).
+BUNDLE_URL_PLACEHOLDER = "<the bundle's URL, filled in when it is uploaded>"
+BUNDLE_FILE = "/tmp/devin-handoff.bundle"
+BUNDLE_SECTION_BYTES = 8_000   # the bundle's part of the prompt never takes more (kept from the patch's room)
+_BUNDLE_LIST = 40              # commits / left-out paths named one by one in it
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,81 @@ class HandoffRequest:
     @property
     def prompt_bytes(self) -> int:
         return len(str(self.body.get("prompt", "")).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class BundleFacts:
+    """What the prompt says about the attached git bundle (handoff/repo/bundle.py builds it)."""
+
+    size: int
+    base: str | None          # its prerequisite: the commit to clone at (None: the bundle has the whole history)
+    ref: str                  # the ref inside it naming the snapshot commit
+    snapshot: str
+    tree: str                 # `git rev-parse HEAD^{tree}` after checkout must print this
+    head: str | None          # the user's HEAD: the snapshot's parent
+    commits: tuple[Commit, ...]   # unpushed commits it carries, newest first
+    left_out: tuple[str, ...] = ()
+
+
+def bundle_section(facts: BundleFacts, branch: str | None) -> str:
+    """How Devin rebuilds the exact state from the bundle, step by step, and what to do if it does not match."""
+    start = (f"`git fetch origin {facts.base} && git checkout --detach {facts.base}`" if facts.base
+             else "nothing to clone: the bundle holds the whole history (`git clone` it)")
+    work = branch or "handoff-work"
+    lines = [
+        "## Exact local state (git bundle)",
+        "",
+        "The attached git bundle rebuilds the user's working tree bit for bit: "
+        f"{len(facts.commits)} unpushed commit(s) as they are (history, messages, authors) and, on top, one "
+        "snapshot commit of the working tree (uncommitted and untracked files, deletions, renames, modes, "
+        f"binary files). It is {facts.size} bytes.",
+        "",
+        f'ATTACHMENT:"{BUNDLE_URL_PLACEHOLDER}"',
+        "",
+        "Start from it rather than from the patch (the patch, if any, is the same change as text, for reading; "
+        "files the facts list as `left_out` of the patch are in the bundle):",
+        f"1. In the repository, at the base commit: {start}.",
+        f"2. Save the attachment as `{BUNDLE_FILE}` and check it: `git bundle verify {BUNDLE_FILE}`.",
+        f"3. Fetch it: `git fetch {BUNDLE_FILE} {facts.ref}` then `git checkout -B {work} FETCH_HEAD`.",
+        f"4. Verify: `git rev-parse HEAD^{{tree}}` must print `{facts.tree}` (the snapshot commit is "
+        f"`{facts.snapshot}`).",
+        "5. To have the changes uncommitted as the user had them, `git reset --mixed HEAD~1` (the snapshot's "
+        f"parent is the user's last commit `{facts.head or '(none)'}`). To keep only the commits, cherry-pick "
+        f"them onto the base instead: `git cherry-pick {facts.base or '<root>'}..{facts.head or 'HEAD'}`.",
+        "If `git bundle verify` fails, the fetch fails, or the tree id differs: stop, do not guess or rebuild "
+        "the state from the patch silently; tell the user which step failed and what it printed (the tree id "
+        "you got), then continue from the patch only if they agree.",
+    ]
+    if facts.commits:   # subjects and paths are the user's text: fenced like every text from elsewhere
+        lines += ["", "Commits in the bundle (newest first):", "",
+                  fenced(_listed([f"{c.sha[:12]} {c.subject[:100]}" for c in facts.commits]))]
+    if facts.left_out:
+        lines += ["", "Left out of the bundle to stay within its size budget (their committed version is in the "
+                  "snapshot; ask the user if you need them):", "", fenced(_listed([p[:150] for p in facts.left_out]))]
+    return "\n".join(lines)
+
+
+def _listed(items: list[str]) -> str:
+    shown = items[:_BUNDLE_LIST]
+    return "\n".join(shown + ([f"… and {len(items) - len(shown)} more"] if len(items) > len(shown) else []))
+
+
+def bundle_room(maybe: bool) -> int:
+    """What to keep from the patch's room for the bundle's part of the prompt (when a bundle may come)."""
+    return BUNDLE_SECTION_BYTES if maybe else 0
+
+
+def with_bundle_url(body: dict[str, Any], url: str, version: str) -> dict[str, Any]:
+    """The body with the uploaded bundle's URL in its `ATTACHMENT:` line (and in v3 `attachment_urls`)."""
+    referenced = dict(body)
+    referenced["prompt"] = str(body.get("prompt", "")).replace(BUNDLE_URL_PLACEHOLDER, url.replace('"', "%22"), 1)
+    if version == "v3":
+        referenced["attachment_urls"] = [*(body.get("attachment_urls") or []), url]
+    return referenced
+
+
+def awaits_bundle_url(body: dict[str, Any]) -> bool:
+    return BUNDLE_URL_PLACEHOLDER in str(body.get("prompt", ""))
 
 
 def make_title(task: str) -> str:
@@ -216,12 +296,15 @@ def _instructions(repo: RepoContext | None) -> str:
     return text if _size(text) <= INSTRUCTIONS_MAX_BYTES else text[:INSTRUCTIONS_MAX_BYTES // 4] + "…"
 
 
-def compose_prompt(task: str, context: str | None, facts_text: str, patch: str, repo: RepoContext | None) -> str:
+def compose_prompt(task: str, context: str | None, facts_text: str, patch: str, repo: RepoContext | None,
+                   bundle: BundleFacts | None = None) -> str:
     """The prompt: every text from elsewhere fenced (see the module docstring), the headings ours alone."""
     parts = ["## Task\n\n" + fenced(task.strip())]
     if context and context.strip():
         parts.append("## Context from the local session\n\n" + fenced(context.strip()))
     parts.append("## Local repository state\n\n" + _instructions(repo) + "\n\n" + fenced(facts_text, "json"))
+    if bundle is not None:
+        parts.append(bundle_section(bundle, repo.branch if repo else None))
     if repo is not None and patch:
         parts.append("## Patch\n\n" + fenced(patch, "diff"))
     return "\n\n".join(parts) + "\n"
@@ -229,12 +312,13 @@ def compose_prompt(task: str, context: str | None, facts_text: str, patch: str, 
 
 def build_request(task: str, context: str | None, *, repo: RepoContext | None, facts_text: str, patch: str,
                   client_tag: str, api_version: str, tags: tuple[str, ...] | list[str] = (),
-                  user_id: str | None = None, max_prompt_bytes: int = DEFAULT_PROMPT_BYTES) -> HandoffRequest:
+                  user_id: str | None = None, max_prompt_bytes: int = DEFAULT_PROMPT_BYTES,
+                  bundle: BundleFacts | None = None) -> HandoffRequest:
     """The create body for `api_version`, shaped by the Devin dialect (handoff/devin/dialect.py); UsageError
     when the prompt would pass `max_prompt_bytes` (nothing is cut after the gate has seen it)."""
     if not task.strip():
         raise UsageError("the task is empty", 'pass --task "what Devin should do"')
-    prompt = compose_prompt(task, context, facts_text, patch, repo)
+    prompt = compose_prompt(task, context, facts_text, patch, repo, bundle)
     if _size(prompt) > max_prompt_bytes:
         raise UsageError(f"the prompt would take {_kb(_size(prompt))}, over its budget of {_kb(max_prompt_bytes)}",
                          "shorten the task or context, lower --max-diff-bytes, or raise --max-prompt-bytes")

@@ -136,7 +136,7 @@ def crowded_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_thousands_of_untracked_files_stay_within_the_budget_and_the_summary_says_the_real_size(
         crowded_repo: Path) -> None:
-    done = run_cli_here("create", "--task", "Fix the app", "--dry-run", "--json", cwd=crowded_repo)
+    done = run_cli_here("create", "--task", "Fix the app", "--dry-run", "--json", "--no-bundle", cwd=crowded_repo)
     assert done.code == 0, done.stderr
     prompt = done.json()["prompt"]
     size = len(prompt.encode())
@@ -148,7 +148,7 @@ def test_thousands_of_untracked_files_stay_within_the_budget_and_the_summary_say
     listed = {f["path"]: f for f in facts["files"]}
     assert "src/app.py" in listed  # tracked changes are named first, whatever crowds the list
     assert ("src/app.py" in fences[2][1]) != bool(listed["src/app.py"].get("left_out"))  # in the patch or said so
-    human = run_cli_here("create", "--task", "Fix the app", "--dry-run", cwd=crowded_repo)
+    human = run_cli_here("create", "--task", "Fix the app", "--dry-run", "--no-bundle", cwd=crowded_repo)
     shown = re.search(r"prompt:\s+([\d,]+) bytes", human.stderr)
     assert shown and abs(int(shown.group(1).replace(",", "")) - size) < 200, human.stderr  # only the tag differs
 

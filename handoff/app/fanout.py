@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from handoff.app.handoff import FACTS_SOURCE, HandoffOptions, PreparedHandoff, create_session, inspect_repo, prepare
+from handoff.app.handoff import (
+    FACTS_SOURCE,
+    HandoffOptions,
+    PreparedHandoff,
+    create_session,
+    inspect_repo,
+    prepare,
+    prepare_bundle,
+)
 from handoff.config import Settings
 from handoff.errors import EXIT_UNREACHABLE, HandoffError, UsageError
 from handoff.repo import RepoContext
@@ -184,13 +192,16 @@ def _task_context(task: FanoutTask, shared: str | None) -> str | None:
 
 def prepare_all(tasks: list[FanoutTask], shared_context: str | None, options: HandoffOptions, *,
                 path: str | None = None) -> tuple[RepoContext | None, list[PreparedHandoff]]:
-    """Inspect once; gate and build each task over the same repo state."""
+    """Inspect once and build one bundle (if any) for all; gate and build each task over the same repo state."""
     repo = inspect_repo(path, options)
+    bundle, note = prepare_bundle(repo, options)
+    if note and repo is not None:
+        repo = dataclasses.replace(repo, warnings=(*repo.warnings, note))
     prepared = []
     for task in tasks:
         task_options = dataclasses.replace(options, tags=(*options.tags, *task.tags))
         prepared.append(prepare(task.task, _task_context(task, shared_context), task_options,
-                                repo=repo, inspected=True))
+                                repo=repo, inspected=True, bundle=bundle))
     return repo, prepared
 
 
@@ -228,7 +239,8 @@ def create_all(tasks: list[FanoutTask], prepared: list[PreparedHandoff], setting
     launched = [Launched(task, item) for task, item in zip(tasks, prepared, strict=True)]
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(launched))), thread_name_prefix="handoff-create")
     futures: list[Future[Any]] = [pool.submit(create_session, item.prepared.request, settings,
-                                              item.prepared.journal_meta()) for item in launched]
+                                              item.prepared.journal_meta(), bundle=item.prepared.bundle)
+                                  for item in launched]
     interrupted = False
     try:
         while wait(futures, timeout=0.2).not_done:  # short waits keep Ctrl-C responsive

@@ -21,11 +21,21 @@ from handoff.devin.errors import ApiError, UnreachableError
 from handoff.devin.models import Session
 from handoff.errors import HandoffError, SecretsBlocked
 from handoff.gate import GateResult, gate
-from handoff.prompt import DEFAULT_PROMPT_BYTES, HandoffRequest, build_request, new_client_tag, patch_room, render_facts
+from handoff.prompt import (
+    DEFAULT_PROMPT_BYTES,
+    HandoffRequest,
+    awaits_bundle_url,
+    build_request,
+    bundle_room,
+    new_client_tag,
+    patch_room,
+    render_facts,
+)
 from handoff.repo import DEFAULT_MAX_DIFF_BYTES, Problem, RepoContext, reproducibility_problems
 from handoff.runtime import Runtime
 
 if TYPE_CHECKING:
+    from handoff.app.bundle import PreparedBundle
     from handoff.devin.client import DevinClient
 
 FACTS_SOURCE = "repository facts"
@@ -48,6 +58,8 @@ class HandoffOptions:
     offline: bool = False          # never ask the remote what it has (`git ls-remote`)
     allow_partial: bool = False    # send even when Devin cannot rebuild the state (the prompt says what is missing)
     max_prompt_bytes: int = DEFAULT_PROMPT_BYTES
+    bundle: str = "off"            # git bundle of the exact state: "auto" | "on" | "off" (handoff/app/bundle.py)
+    max_bundle_bytes: int = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,7 @@ class PreparedHandoff:
     repo: RepoContext | None       # None outside a git repository
     gate: GateResult
     request: HandoffRequest
+    bundle: PreparedBundle | None = None   # the exact state as a git bundle, gated; uploaded at send time
 
     @property
     def blocked(self) -> bool:
@@ -96,12 +109,39 @@ def refuse_unreproducible(prepared: PreparedHandoff, options: HandoffOptions) ->
                          problems[0].fix)
 
 
+_BUILD = object()   # prepare(bundle=…) default: build the bundle the options ask for
+
+
+def prepare_bundle(repo: RepoContext | None, options: HandoffOptions) -> tuple[PreparedBundle | None, str | None]:
+    """The bundle this handoff carries, built and gated (None when not wanted), and a note on why not."""
+    from handoff.app import bundle as bundles
+
+    choice = bundles.BundleChoice(mode=options.bundle, max_bytes=options.max_bundle_bytes)
+    reason = bundles.reason_to_bundle(repo, choice)
+    if reason is None or repo is None:
+        return None, None
+    return bundles.prepare_bundle(repo, choice, reason)
+
+
 def prepare(task: str, context: str | None, options: HandoffOptions, *, path: str | None = None,
             repo: RepoContext | None = None, inspected: bool = False,
-            client_tag: str | None = None) -> PreparedHandoff:
-    """Inspect the repo (unless `inspected`), gate everything that would leave, build the create body."""
+            client_tag: str | None = None, bundle: Any = _BUILD) -> PreparedHandoff:
+    """Inspect the repo (unless `inspected`), gate everything that would leave, build the create body.
+
+    `bundle`: a PreparedBundle shared with other handoffs (fan-out), None for none; by default built here."""
     if not inspected:
-        repo = inspect_repo(path, options, patch_room(task, context, options.max_prompt_bytes))
+        room = patch_room(task, context, options.max_prompt_bytes) - bundle_room(options.bundle != "off")
+        repo = inspect_repo(path, options, max(room, 0))
+    if bundle is _BUILD:
+        bundle, note = prepare_bundle(repo, options)
+        if note and repo is not None:
+            repo = dataclasses.replace(repo, warnings=(*repo.warnings, note))
+    if bundle is not None and repo is not None:
+        repo = dataclasses.replace(repo, warnings=(*repo.warnings, f"a git bundle carries the exact state "
+                                                   f"({bundle.bundle.size} bytes): {bundle.reason}"))
+    if bundle is not None and repo is not None and bundle.bundle.left_out:
+        repo = dataclasses.replace(repo, warnings=(*repo.warnings, "left out of the bundle (size budget): "
+                                                   + ", ".join(bundle.bundle.left_out)))
     client_tag = client_tag or new_client_tag()
     facts = render_facts(repo, client_tag=client_tag)
     texts = {"task": task, FACTS_SOURCE: facts}
@@ -118,8 +158,14 @@ def prepare(task: str, context: str | None, options: HandoffOptions, *, path: st
         patch=result.patch, client_tag=client_tag, api_version=options.api_version,
         tags=tuple(result.texts.get("tags", "").splitlines()),
         user_id=options.user_id, max_prompt_bytes=options.max_prompt_bytes,
+        bundle=bundle.facts() if bundle is not None else None,
     )
-    return PreparedHandoff(repo=repo, gate=result, request=request)
+    if bundle is not None and bundle.blocked:   # git objects cannot be redacted: a finding blocks
+        report = result.report
+        result = dataclasses.replace(result, report=dataclasses.replace(
+            report, findings=(*report.findings, *bundle.report.findings), redacted=False,
+            scanned_bytes=report.scanned_bytes + bundle.report.scanned_bytes))
+    return PreparedHandoff(repo=repo, gate=result, request=request, bundle=bundle)
 
 
 # Characters that must not reach a terminal raw from a file name: C0/C1 controls (escape sequences, a
@@ -170,11 +216,15 @@ def findings_json(report: Any) -> dict[str, Any]:
 
 
 def blocked_error(what: str = "nothing was sent", redact: str = "pass --redact", *,
-                  for_agent: bool = False) -> SecretsBlocked:
+                  for_agent: bool = False, bundle: str | None = None) -> SecretsBlocked:
     """The error a blocked handoff ends with (exit 3); the findings are shown by the face before it.
 
     `for_agent`: the hint a coding agent reads (stop, tell the user, or redact), without the
-    allowlist advice that a person gets."""
+    allowlist advice that a person gets. `bundle`: how this face leaves the bundle out, when the findings
+    are in it (git objects cannot be redacted, so --redact alone cannot clear them)."""
+    if bundle:
+        what = f"{what} (the git bundle carries secrets, and a bundle cannot be redacted)"
+        redact = f"{bundle} to send the text patch alone ({redact} to redact it)"
     if for_agent:
         return SecretsBlocked(f"blocked by the secret gate; {what}",
                               f"{AGENT_STOP}; if the user agrees, {redact} to send [REDACTED] in place of each value")
@@ -184,6 +234,10 @@ def blocked_error(what: str = "nothing was sent", redact: str = "pass --redact",
 def human_fix(redact: str = "pass --redact") -> str:
     """How a person clears a blocked handoff (shown to the user only, never to the agent)."""
     return f"{FIX_FINDINGS}, or {redact}"
+
+
+def bundle_blocked(prepared: PreparedHandoff) -> bool:
+    return prepared.bundle is not None and prepared.bundle.blocked
 
 
 def branch_to_push(path: str | None = None) -> RepoContext:
@@ -225,15 +279,25 @@ ClientFactory = Callable[[Settings], "DevinClient"]
 
 
 def create_session(request: HandoffRequest, settings: Settings, meta: dict[str, Any], *,
-                   client_factory: ClientFactory | None = None) -> tuple[DevinClient, Session]:
-    """Post the handoff and journal the session. On failure the whole request goes to the outbox and
-    the error is re-raised with a hint naming `devin-handoff retry`."""
+                   client_factory: ClientFactory | None = None,
+                   bundle: PreparedBundle | None = None) -> tuple[DevinClient, Session]:
+    """Upload the bundle (if any, once), post the handoff and journal the session. On failure the whole
+    request goes to the outbox (with a copy of a bundle not yet uploaded) and the error is re-raised with a
+    hint naming `devin-handoff retry`."""
     client = (client_factory or open_client)(settings)
     body = body_for_version(request.body, client.version, user_id=settings.user_id)
     try:
+        if bundle is not None:
+            from handoff.app.bundle import attach
+
+            body = attach(body, bundle, client)
         session = client.create(body, client_tag=request.client_tag)
     except ApiError as exc:
         client.close()
+        if bundle is not None and awaits_bundle_url(body):
+            from handoff.app.bundle import SAVED_BUNDLE_KEY, keep_for_retry
+
+            meta = {**meta, SAVED_BUNDLE_KEY: keep_for_retry(bundle, request.client_tag)}
         path = journal.save_outbox(request.client_tag, body, meta, api_url=settings.api_url,
                                    api_version=client.version, reason=exc.message)
         exc.hint = (f"{exc.hint}; " if exc.hint else "") + \
@@ -277,8 +341,12 @@ def _send_saved(client: DevinClient, item: journal.OutboxItem, settings: Setting
     found = client.list_sessions(tag=item.client_tag)
     if found:
         return found[0]  # the first attempt did reach Devin: never create a second session
-    return client.create(body_for_version(item.body, client.version, user_id=settings.user_id),
-                         client_tag=item.client_tag)
+    body = body_for_version(item.body, client.version, user_id=settings.user_id)
+    if awaits_bundle_url(body):
+        from handoff.app.bundle import attach_saved
+
+        body = attach_saved(body, item.meta, client)
+    return client.create(body, client_tag=item.client_tag)
 
 
 def retry_outbox(settings: Settings, handoff_id: str | None,
@@ -302,6 +370,10 @@ def retry_outbox(settings: Settings, handoff_id: str | None,
                 continue
             _record(session, item.client_tag, settings, item.meta)
             journal.remove_outbox(item.client_tag)
+            if item.meta.get("bundle_file"):
+                from handoff.app.bundle import forget_saved
+
+                forget_saved(item.meta)
             result.sent.append(RetrySent(item.client_tag, session))
             on_event(result.sent[-1])
     return result

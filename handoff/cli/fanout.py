@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from handoff.app import fanout
 from handoff.app.fanout import FanoutTask, Launched
-from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error
+from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error, bundle_blocked
 from handoff.cli.render import LabelledOutput, Output, findings_json, repo_summary_lines
 from handoff.config import Settings
 from handoff.errors import EXIT_INTERRUPTED, EXIT_UNREACHABLE, HandoffError
@@ -36,7 +36,8 @@ def enforce_gate(tasks: list[FanoutTask], prepared: list[PreparedHandoff], out: 
                 out.say(f"  {finding.source}:{finding.line}: {finding.kind}  {finding.preview}")
         if out.json_mode:
             out.json({"task": task.index, **findings_json(item.gate.report)})
-    raise blocked_error("no session was created")
+    raise blocked_error("no session was created",
+                        bundle="pass --no-bundle" if any(bundle_blocked(item) for item in prepared) else None)
 
 
 def show_dry_run(tasks: list[FanoutTask], repo: RepoContext | None, prepared: list[PreparedHandoff],
@@ -100,7 +101,7 @@ def _summarize(created: list[Launched], out: Output) -> None:
 
 def run_each(each: str, shared_context: str | None, options: HandoffOptions, settings: Settings, out: Output, *,
              dry_run: bool = False, detach: bool = False, interval: float = 10.0, archive: bool = False,
-             workers: int = fanout.CREATE_WORKERS) -> int:
+             workers: int = fanout.CREATE_WORKERS, save_bundle: str | None = None) -> int:
     """`create --each FILE`: read tasks, inspect once, gate all, create all, then follow them together."""
     tasks = fanout.read_tasks(each)
     repo, prepared = fanout.prepare_all(tasks, shared_context, options)
@@ -112,6 +113,13 @@ def run_each(each: str, shared_context: str | None, options: HandoffOptions, set
         shown = ", ".join(paths[:5]) + (" …" if len(paths) > 5 else "")
         out.warn(f"tasks {first.label} and {second.label} both name {shown}: their sessions may conflict")
     enforce_gate(tasks, prepared, out)
+    if prepared:
+        from handoff.cli.commands.create import bundle_lines, write_bundle
+
+        write_bundle(prepared[0], save_bundle, out)   # one bundle shared by every task
+        if dry_run and not out.json_mode:
+            for line in bundle_lines(prepared[0]):
+                out.say(line)
     if dry_run:
         show_dry_run(tasks, repo, prepared, out)
         return 0

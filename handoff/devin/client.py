@@ -19,6 +19,7 @@ The only module that imports httpx; imported only when a request is about to be 
 from __future__ import annotations
 
 import email.utils
+import os
 import random
 import re
 from dataclasses import replace
@@ -28,7 +29,7 @@ from typing import Any, NoReturn
 from handoff import __version__
 from handoff.config import Settings
 from handoff.devin._http import httpx
-from handoff.devin.dialect import Dialect, dialect_for, one_line, parse_session, text_or_none
+from handoff.devin.dialect import Dialect, dialect_for, one_line, parse_attachment, parse_session, text_or_none
 from handoff.devin.errors import (
     AmbiguousCreate,
     ApiError,
@@ -41,7 +42,7 @@ from handoff.devin.errors import (
     ValidationError,
 )
 from handoff.devin.ids import normalize_session_id
-from handoff.devin.models import MessagePage, Session
+from handoff.devin.models import Attachment, MessagePage, Session
 from handoff.devin.network import Proxy, RequestDeadline, deadline, make_transport, proxy_for
 from handoff.errors import UsageError, mask_key, mask_secrets
 from handoff.runtime import Runtime, Wait, current
@@ -52,6 +53,7 @@ BACKOFF_BASE = 0.5    # seconds; the n-th retry waits up to base * 2**(n-1) ...
 BACKOFF_CAP = 8.0     # ... but never more than this per sleep (unless the server's Retry-After says so)
 RETRY_AFTER_FLOOR = 1.0   # a Retry-After of 0, or a date already past, still waits this long
 REQUEST_DEADLINE = 40.0   # seconds one request may take in all (connect, send, the whole answer)
+UPLOAD_RATE = 250_000     # bytes/s an attachment upload is given time for (2 Mbit/s: 50 MB in ~4 min)
 _RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id", "x-amzn-requestid")
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -284,6 +286,20 @@ class DevinClient:
     def get(self, session_id: str) -> Session:
         return self.dialect.get(normalize_session_id(session_id))
 
+    def upload_attachment(self, path: str, name: str) -> Attachment:
+        """Upload a file (multipart field `file`, streamed from disk); its URL for a session to be given.
+
+        Retried like a read: an upload that landed but whose answer was lost only leaves an attachment
+        that no session names, which is harmless; a session is never created here."""
+        # A request deadline fit for the size: at least UPLOAD_RATE bytes a second on top of the usual one.
+        seconds = self.request_deadline + os.path.getsize(path) / UPLOAD_RATE
+        with open(path, "rb") as handle:
+            data = self.call("POST", self.dialect.attachments_url(), mode="read",
+                             files={"file": (name, handle, "application/octet-stream")},
+                             budget=_Budget(max(self.retry_budget, 2 * seconds), self.runtime, self._rng),
+                             request_deadline=seconds)
+        return parse_attachment(data)
+
     def messages(self, session_id: str, after: str | None = None) -> MessagePage:
         """Messages after the cursor `after`, oldest first (all pages)."""
         return self.dialect.messages(normalize_session_id(session_id), after, self._budget())
@@ -318,7 +334,7 @@ class DevinClient:
 
     def call(self, method: str, url: str, *, params: dict[str, Any] | None = None, body: Any = None,
               mode: str = "read", session_id: str | None = None, parse: bool = True,
-              budget: _Budget | None = None) -> Any:
+              budget: _Budget | None = None, files: Any = None, request_deadline: float | None = None) -> Any:
         """One API call with the retry rules of `mode`; the decoded JSON answer (None when not `parse`)."""
         assert mode in _MODES
         budget = budget or self._budget()
@@ -328,8 +344,8 @@ class DevinClient:
             wait_after: float | None = None
             try:
                 # the last attempt gets what is left of the budget, but always a fair chance to answer
-                with deadline(min(self.request_deadline, max(budget.remaining(), 1.0))) as limit:
-                    response = self._http.request(method, url, params=params, json=body)
+                with deadline(min(request_deadline or self.request_deadline, max(budget.remaining(), 1.0))) as limit:
+                    response = self._http.request(method, url, params=params, json=body, files=files)
             except httpx.TransportError as exc:
                 error = self._transport_error(exc, mode, limit)
                 why = self._transport_wait_reason(exc)

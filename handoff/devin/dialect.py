@@ -19,7 +19,7 @@ from typing import Any, NoReturn, Protocol
 from handoff.config import Settings
 from handoff.devin.errors import ApiError, AuthError, BadResponse, MessageRefused, ValidationError
 from handoff.devin.ids import web_url, with_prefix
-from handoff.devin.models import Message, MessagePage, PullRequest, Session, epoch_seconds
+from handoff.devin.models import Attachment, Message, MessagePage, PullRequest, Session, epoch_seconds
 from handoff.errors import ConfigError
 from handoff.tags import MAX_TAGS
 
@@ -28,7 +28,7 @@ MESSAGE_PAGE = 100          # v3 messages per page
 LIST_PAGE_V3 = 200          # v3 `first` maximum
 LIST_PAGE_V1 = 100          # v1 `limit` default
 MAX_PAGES = 500             # a bound on any paging loop (100k items)
-V3_ONLY_FIELDS = ("repos", "create_as_user_id")
+V3_ONLY_FIELDS = ("repos", "create_as_user_id", "attachment_urls")
 _MAX_REASON = 300
 
 
@@ -207,6 +207,16 @@ def list_items(data: Any) -> list[Any]:
     raise BadResponse("the Devin API sent a list without items")
 
 
+def parse_attachment(data: Any) -> Attachment:
+    """v3 `{attachment_id, name, url}`; v1 the URL itself as a JSON string."""
+    if isinstance(data, str) and data.strip():
+        return Attachment(url=data.strip())
+    if isinstance(data, dict) and text_or_none(data.get("url")):
+        return Attachment(url=data["url"], attachment_id=text_or_none(data.get("attachment_id")),
+                          name=text_or_none(data.get("name")))
+    raise BadResponse("the Devin API's attachment answer has no URL")
+
+
 # -- the dialects ------------------------------------------------------------------------------------
 
 class Transport(Protocol):
@@ -215,7 +225,8 @@ class Transport(Protocol):
     root: str
 
     def call(self, method: str, url: str, *, params: dict[str, Any] | None = None, body: Any = None,
-             mode: str = "read", session_id: str | None = None, parse: bool = True, budget: Any = None) -> Any: ...
+             mode: str = "read", session_id: str | None = None, parse: bool = True, budget: Any = None,
+             files: Any = None) -> Any: ...
 
     def fail(self, cls: type[ApiError], message: str, hint: str | None, status: int | None,
              request_id: str | None) -> NoReturn: ...
@@ -241,6 +252,9 @@ class Dialect:
         return body_for_version(with_client_tag(body, client_tag), self.version, user_id=self.settings.user_id)
 
     def sessions_url(self) -> str:
+        raise NotImplementedError
+
+    def attachments_url(self) -> str:
         raise NotImplementedError
 
     def self_info(self) -> dict[str, Any]:
@@ -313,6 +327,9 @@ class V1Dialect(Dialect):
 
     def sessions_url(self) -> str:
         return f"{self.transport.root}/v1/sessions"
+
+    def attachments_url(self) -> str:
+        return f"{self.transport.root}/v1/attachments"
 
     def self_info(self) -> dict[str, Any]:
         """A key check (GET /v1/sessions?limit=1); v1 has no identity endpoint."""
@@ -408,6 +425,9 @@ class V3Dialect(Dialect):
 
     def sessions_url(self) -> str:
         return f"{self._base()}/sessions"
+
+    def attachments_url(self) -> str:
+        return f"{self._base()}/attachments"
 
     def self_info(self) -> dict[str, Any]:
         return dict(self._fetch_self())

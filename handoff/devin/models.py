@@ -136,3 +136,12 @@ class Session:
         if self.is_new_session is not None:
             data["is_new_session"] = self.is_new_session
         return data
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An uploaded file: its URL is what a session is given (v3 `attachment_urls`, `ATTACHMENT:"<url>"` lines)."""
+
+    url: str
+    attachment_id: str | None = None   # v3 only
+    name: str | None = None

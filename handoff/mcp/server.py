@@ -195,10 +195,11 @@ def _checkout(repo_path: str | None, roots: list[str], cwd: str) -> str:
 
 def _blocked_message(prepared: Any) -> str:
     """For the agent: masked findings, stop and tell the user, or retry with redact. Never a way past the gate."""
-    from handoff.app.handoff import blocked_error, findings_lines
+    from handoff.app.handoff import blocked_error, bundle_blocked, findings_lines
 
     report = prepared.gate.report
-    error = blocked_error(redact="call again with redact=true", for_agent=True)
+    error = blocked_error(redact="call again with redact=true", for_agent=True,
+                          bundle="call again with bundle=false" if bundle_blocked(prepared) else None)
     lines = [f"{error.message}. {len(report.findings)} secret(s) found in what would be sent:",
              *findings_lines(report), f"{error.hint}."]
     return "\n".join(lines)
@@ -215,7 +216,7 @@ def _tell_the_person(prepared: Any) -> None:
 
 def create_handoff(task: str, context: str | None, tags: list[str] | None, repo_path: str | None, redact: bool,
                    max_diff_bytes: int | None, cwd: str, allow_partial: bool = False,
-                   roots: list[str] | None = None) -> CreateResult:
+                   roots: list[str] | None = None, bundle: bool | None = None) -> CreateResult:
     """Inspect, gate, build and post one handoff (the CLI's `create --detach`)."""
     from handoff.app.handoff import HandoffOptions, create_session, prepare, refuse_unreproducible
     from handoff.repo import DEFAULT_MAX_DIFF_BYTES
@@ -226,13 +227,14 @@ def create_handoff(task: str, context: str | None, tags: list[str] | None, repo_
     settings = _require_settings(path)
     options = HandoffOptions(max_diff_bytes=DEFAULT_MAX_DIFF_BYTES if max_diff_bytes is None else max_diff_bytes,
                              redact=redact, tags=tuple(tags or ()), api_version=settings.api_version,
-                             user_id=settings.user_id, allow_partial=allow_partial)
+                             user_id=settings.user_id, allow_partial=allow_partial,
+                             bundle="auto" if bundle is None else "on" if bundle else "off")
     prepared = prepare(task, context, options, path=path)
     refuse_unreproducible(prepared, options)   # the same refusal as the CLI's, as a tool error
     if prepared.blocked:
         _tell_the_person(prepared)
         raise SecretsBlocked(_blocked_message(prepared))
-    client, session = create_session(prepared.request, settings, prepared.journal_meta())
+    client, session = create_session(prepared.request, settings, prepared.journal_meta(), bundle=prepared.bundle)
     client.close()
     return _create_result(prepared, session)
 
@@ -383,6 +385,8 @@ def build_server(cwd: str | None = None) -> MCPServer:
         allow_partial: Annotated[bool, Field(description="Send even when Devin cannot rebuild the checkout "
                                                          "(no remote, base not pushed).")] = False,
         roots: Annotated[ListRootsResult, Resolve(ask_for_roots)] = None,  # type: ignore[assignment]
+        bundle: Annotated[bool | None, Field(description="Attach a git bundle of the exact state (default: when "
+                                                         "the text patch cannot carry it).")] = None,
     ) -> CreateResult:
         """Create a cloud Devin session with this task and the exact state of the git checkout.
 
@@ -392,7 +396,7 @@ def build_server(cwd: str | None = None) -> MCPServer:
         """
         await ctx.report_progress(1, total=2, message="Inspecting the checkout and scanning for secrets")
         result = await _in_thread(create_handoff, task, context, tags, repo_path, redact, max_diff_bytes,
-                                  workdir(), allow_partial, root_paths(roots))
+                                  workdir(), allow_partial, root_paths(roots), bundle)
         await ctx.report_progress(2, total=2, message=f"Created {result.session_id}")
         return result
 

@@ -96,12 +96,13 @@ class Git:
         return out or b""
 
     @contextmanager
-    def stream(self, *args: str, env: Mapping[str, str] | None = None) -> Iterator[IO[bytes]]:
+    def stream(self, *args: str, env: Mapping[str, str] | None = None,
+               stdin: IO[bytes] | None = None) -> Iterator[IO[bytes]]:
         """Yield git's stdout to read incrementally; GitFailed if git fails.
 
         stderr is drained by a thread (keeping its tail), so a chatty git never blocks on a full pipe.
         """
-        with self._process(args, env) as proc:
+        with self._process(args, env, stdin=stdin) as proc:
             tail = _Drain(proc.stderr)
             try:
                 yield proc.stdout

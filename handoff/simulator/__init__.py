@@ -83,6 +83,8 @@ class Simulator(FaultsMixin, HttpMixin, EndpointsMixin):
         self.v1_spelling = v1_spelling
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []
+        # uploads by attachment id: {attachment_id, name, url, content (bytes)}
+        self.attachments: dict[str, dict[str, Any]] = {}
         self.self_info: dict[str, Any] = {
             "principal_type": "service_user", "service_user_id": "service-user-sim",
             "service_user_name": "devin-handoff simulator", "org_id": org_id if org_in_self else None,

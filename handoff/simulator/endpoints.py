@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any, cast
+from urllib.parse import quote
 
 from handoff.simulator.http import _route
 from handoff.simulator.model import (
@@ -17,9 +19,43 @@ from handoff.simulator.model import (
     _web_url,
 )
 
+STORAGE_PATH = "/storage/attachments/"
+
 
 class EndpointsMixin:
     """What each endpoint answers; mixed into Simulator."""
+
+    # -- attachments: stored as uploaded, served back by GET at the URL the upload answered
+
+    def _store_upload(self, request: _Request) -> tuple[str, str, str] | _Reply:
+        upload = (request.files or {}).get("file")
+        if upload is None:
+            return self._invalid(request, [{"loc": ["body", "file"], "msg": "Field required", "type": "missing"}])
+        name, content = upload
+        attachment_id = f"att-{uuid.uuid4().hex[:16]}"
+        safe = quote(name.replace("/", "_"), safe="")
+        url = f"{self.base_url}{STORAGE_PATH}{attachment_id}/{safe}"
+        self.attachments[attachment_id] = {"attachment_id": attachment_id, "name": name, "url": url,
+                                           "content": content}
+        return attachment_id, name, url
+
+    def _v1_upload(self, request: _Request) -> _Reply:
+        stored = self._store_upload(request)
+        return stored if isinstance(stored, _Reply) else _Reply(200, stored[2])
+
+    def _v3_upload(self, request: _Request) -> _Reply:
+        stored = self._store_upload(request)
+        if isinstance(stored, _Reply):
+            return stored
+        attachment_id, name, url = stored
+        return _Reply(200, {"attachment_id": attachment_id, "name": name, "url": url})
+
+    def _download(self, request: _Request) -> _Reply:
+        attachment_id = request.path[len(STORAGE_PATH):].split("/", 1)[0]
+        stored = self.attachments.get(attachment_id)
+        if stored is None:
+            return _Reply(404, {"detail": "Not Found"})
+        return _Reply(200, content_type="application/octet-stream", raw=stored["content"])
 
     def _v3_status(self, s: _Session) -> tuple[str, str | None]:
         status, detail = _V3_VIEW[s.state]
@@ -82,6 +118,8 @@ class EndpointsMixin:
         return None
 
     def _process(self, request: _Request) -> _Reply:
+        if request.method == "GET" and request.path.startswith(STORAGE_PATH):
+            return self._download(request)
         if request.api is None or (request.call == "other" and not request.allowed):
             if request.api is not None and self._path_exists(request):
                 return self._error(request, 405, "Method Not Allowed")
@@ -203,7 +241,7 @@ class EndpointsMixin:
         return _Reply(200, dict(self.self_info))
 
     def _v3_create(self, request: _Request) -> _Reply:
-        errors = self._body_errors(request, "prompt", ("tags", "repos"))
+        errors = self._body_errors(request, "prompt", ("tags", "repos", "attachment_urls"))
         if errors:
             return self._invalid(request, errors)
         session = self._create(request.body, time.monotonic())

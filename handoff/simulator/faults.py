@@ -9,7 +9,7 @@ from typing import Any
 
 from handoff.simulator.model import _Reply, _Request
 
-CALLS = ("create", "get", "messages", "send", "list", "archive", "self", "terminate", "any")
+CALLS = ("create", "get", "messages", "send", "list", "archive", "self", "terminate", "upload", "any")
 
 
 STATUS_FAULTS = ("429", "500", "502", "503", "504", "401", "403", "404")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 
 _V1_ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
+    (re.compile(r"^/v1/attachments$"), {"POST": "upload"}),
     (re.compile(r"^/v1/sessions$"), {"POST": "create", "GET": "list"}),
     (re.compile(r"^/v1/sessions?/(?P<sid>[^/]+)$"), {"GET": "get", "DELETE": "terminate"}),
     (re.compile(r"^/v1/sessions?/(?P<sid>[^/]+)/message$"), {"POST": "send"}),
@@ -42,6 +43,9 @@ _V3_METHODS: dict[tuple[bool, str | None], dict[str, str]] = {
 }
 
 
+_V3_ATTACHMENTS = re.compile(r"^/v3/organizations/(?:(?P<org>[^/]+)/)?attachments$")
+
+
 def _route(method: str, path: str) -> tuple[str, dict[str, str | None], bool]:
     """(call kind, path params, method allowed); call 'other' for unknown paths."""
     if path.startswith("/v1/"):
@@ -51,6 +55,9 @@ def _route(method: str, path: str) -> tuple[str, dict[str, str | None], bool]:
                 return methods.get(method, "other"), match.groupdict(), method in methods
     elif path == "/v3/self":
         return ("self" if method == "GET" else "other"), {}, method == "GET"
+    elif path.startswith("/v3/") and _V3_ATTACHMENTS.match(path):
+        params: dict[str, str | None] = _V3_ATTACHMENTS.match(path).groupdict()  # type: ignore[union-attr]
+        return ("upload" if method == "POST" else "other"), params, method == "POST"
     elif path.startswith("/v3/"):
         match = _V3_SESSIONS.match(path)
         if match:
@@ -123,8 +130,10 @@ class HttpMixin:
         request = self._read(handler)
         with self._lock:
             fault = self._take_fault(request.call)
+            uploaded = {name: {"filename": f[0], "size": len(f[1])} for name, f in (request.files or {}).items()}
             self.requests.append({
-                "method": request.method, "path": request.path, "query": request.query, "body": request.body,
+                "method": request.method, "path": request.path, "query": request.query,
+                "body": request.body if request.files is None else {"files": uploaded},
                 "auth_kind": self._auth_kind(request.key), "call": request.call,
                 "fault": fault.kind if fault else None, "at": time.monotonic(),
             })
@@ -151,6 +160,12 @@ class HttpMixin:
         raw = handler.rfile.read(length) if length > 0 else b""
         body: Any = None
         invalid = False
+        files = None
+        kind = handler.headers.get("Content-Type") or ""
+        if raw and kind.lower().startswith("multipart/form-data"):
+            files = _multipart(kind, raw)
+            invalid = files is None
+            raw = b""
         if raw:
             try:
                 body = json.loads(raw)
@@ -163,7 +178,7 @@ class HttpMixin:
         call, params, allowed = _route(handler.command, url.path)
         return _Request(method=handler.command, path=url.path, query=parse_qs(url.query, keep_blank_values=True),
                         body=body, body_invalid=invalid, key=key, api=api, call=call, params=params,
-                        allowed=allowed)
+                        allowed=allowed, files=files)
 
     @staticmethod
     def _auth_kind(key: str | None) -> str | None:
@@ -197,3 +212,21 @@ class HttpMixin:
         if errors is not None:
             problem["errors"] = errors
         return _Reply(status, problem, content_type="application/problem+json")
+
+
+def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[str, bytes]] | None:
+    """multipart/form-data fields that carry a file: name -> (file name, bytes); None when unreadable."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
+                                                  + raw)
+    if not message.is_multipart():
+        return None
+    files: dict[str, tuple[str, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        if isinstance(name, str) and filename:
+            files[name] = (filename, part.get_payload(decode=True) or b"")
+    return files

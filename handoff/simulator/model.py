@@ -175,6 +175,7 @@ class _Request:
     call: str  # one of CALLS minus 'any', or 'other'
     params: dict[str, str | None]
     allowed: bool  # method allowed on this path
+    files: dict[str, tuple[str, bytes]] | None = None  # multipart uploads: field -> (file name, content)
 
 
 @dataclass

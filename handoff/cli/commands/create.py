@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error, prepare, refuse_unreproducible
+from handoff.app.handoff import (
+    HandoffOptions,
+    PreparedHandoff,
+    blocked_error,
+    bundle_blocked,
+    prepare,
+    refuse_unreproducible,
+)
 from handoff.app.settings import load_settings
 from handoff.cli.options import create_options, read_texts
 from handoff.cli.render import (
@@ -43,7 +50,7 @@ def enforce_gate(prepared: PreparedHandoff, out: Output) -> None:
     show_findings(report, out, f"Secrets found in what would be sent ({len(report.findings)}):")
     if out.json_mode:
         out.json(findings_json(report))
-    raise blocked_error()
+    raise blocked_error(bundle="pass --no-bundle" if bundle_blocked(prepared) else None)
 
 
 def _show_dry_run(prepared: PreparedHandoff, out: Output) -> None:
@@ -65,6 +72,21 @@ def show_summary(prepared: PreparedHandoff, out: Output) -> None:
     report = prepared.gate.report
     out.say(f"secrets:  none found in {report.scanned_bytes} bytes" if not report.findings
             else f"secrets:  {len(report.findings)} redacted")
+    for line in bundle_lines(prepared):
+        out.say(line)
+
+
+def bundle_lines(prepared: PreparedHandoff) -> list[str]:
+    """The bundle a handoff carries: size, commits, tree id, why."""
+    if prepared.bundle is None:
+        return []
+    info = prepared.bundle.summary()
+    lines = [f"bundle:   {info['bytes']} bytes, {len(info['commits'])} commit(s) + snapshot, tree {info['tree']}",
+             f"          why: {info['reason']}"]
+    lines += [f"          commit {c['sha'][:12]} {c['subject']}" for c in info["commits"]]
+    if info["left_out"]:
+        lines.append(f"          left out (size budget): {', '.join(info['left_out'])}")
+    return lines
 
 
 @click.command()
@@ -72,10 +94,17 @@ def show_summary(prepared: PreparedHandoff, out: Output) -> None:
 @click.option("--offline", is_flag=True, help="Never ask the remote what it has (no `git ls-remote`).")
 @click.option("--allow-partial", "allow_partial", is_flag=True,
               help="Send even when Devin cannot rebuild your state (no repo, no remote, base not on the remote).")
+@click.option("--bundle/--no-bundle", "bundle", default=None,
+              help="Attach a git bundle of the exact state (on by default when the text patch cannot carry it).")
+@click.option("--max-bundle-bytes", "max_bundle_bytes", type=click.IntRange(min=1), default=50_000_000,
+              show_default=True, help="Size budget for the bundle; the largest changed files past it are left out.")
+@click.option("--save-bundle", "save_bundle", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write the bundle to this path (with --dry-run: inspect it before sending).")
 def create(task: str | None, context: str | None, context_file: str | None, tags: tuple[str, ...], redact: bool,
            no_untracked: bool, max_diff_bytes: int, max_prompt_bytes: int, dry_run: bool, detach: bool, push: bool,
            interval: float, archive: bool, each: str | None, api_url: str | None, org_id: str | None,
-           user_id: str | None, json_mode: bool, offline: bool = False, allow_partial: bool = False) -> int:
+           user_id: str | None, json_mode: bool, offline: bool = False, allow_partial: bool = False,
+           bundle: bool | None = None, max_bundle_bytes: int = 50_000_000, save_bundle: str | None = None) -> int:
     """Hand a task and this checkout's state to a new Devin session, then follow it.
 
     Inspects the repo (branch, base commit on the remote, unpushed commits, uncommitted and
@@ -94,7 +123,8 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
         settings.require_key()
     options = dataclasses.replace(handoff_options(settings, tags=tags, redact=redact, no_untracked=no_untracked,
                                                   max_diff_bytes=max_diff_bytes, max_prompt_bytes=max_prompt_bytes),
-                                  offline=offline, allow_partial=allow_partial)
+                                  offline=offline, allow_partial=allow_partial, max_bundle_bytes=max_bundle_bytes,
+                                  bundle="auto" if bundle is None else "on" if bundle else "off")
     task, context_text = read_texts(task, context, context_file)
     if each is None and not (task or "").strip():
         raise UsageError("the task read from standard input is empty", 'pipe in what Devin should do')
@@ -104,7 +134,7 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
         from handoff.cli.fanout import run_each
 
         return run_each(each, context_text, options, settings, out, dry_run=dry_run, detach=detach,
-                        interval=interval, archive=archive)
+                        interval=interval, archive=archive, save_bundle=save_bundle)
     prepared = prepare(task or "", context_text, options)
     if prepared.repo is None:
         out.warn("not in a git repository: the task is handed off without repository context")
@@ -116,11 +146,22 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
     else:
         refuse_unreproducible(prepared, options)
     enforce_gate(prepared, out)
+    write_bundle(prepared, save_bundle, out)
     if dry_run:
         _show_dry_run(prepared, out)
         return 0
     out.say(sent_summary(prepared), "dim")
     return launch_prepared(prepared, settings, out, detach=detach, interval=interval, archive=archive)
+
+
+def write_bundle(prepared: PreparedHandoff, dest: str | None, out: Output) -> None:
+    """--save-bundle: the (gated) bundle written where the user asked."""
+    if dest is None:
+        return
+    if prepared.bundle is None:
+        out.warn("--save-bundle: this handoff carries no bundle (pass --bundle to make one)")
+        return
+    out.say(f"bundle written to {prepared.bundle.save_copy(dest)}", "dim")
 
 
 def _push_first(out: Output) -> None:
@@ -136,7 +177,7 @@ def launch_prepared(prepared: PreparedHandoff, settings: Settings, out: Output, 
     """Post a gated handoff, announce the session, then follow it unless `detach`."""
     from handoff.app.handoff import create_session
 
-    client, session = create_session(prepared.request, settings, prepared.journal_meta())
+    client, session = create_session(prepared.request, settings, prepared.journal_meta(), bundle=prepared.bundle)
     with client:
         _announce(session, out)
         if detach:
