@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from handoff.errors import HandoffError
-from handoff.gate import SENSITIVE_FILE, Finding, ScanReport, gate, is_sensitive_path
+from handoff.gate import SENSITIVE_FILE, Finding, ScanReport, binary_key_kind, gate, is_sensitive_path
 from handoff.prompt import BundleFacts, awaits_bundle_url, with_bundle_url
 
 if TYPE_CHECKING:
@@ -40,14 +40,6 @@ UPLOAD_NAME = "handoff.bundle"
 SAVED_BUNDLE_KEY = "bundle_file"     # outbox meta: the bundle a saved handoff still has to upload
 _TEXT_BATCH = 4_000_000
 MAX_WHOLE_HISTORY_COMMITS = 1_000   # without a base, a bundle holds the whole history: by default only a short one
-
-# Keystores and key files that are binary: by name, and by their first bytes.
-# Names the gate does not flag by itself (it flags .p12, .pfx, .jks, .keystore, .pem, .key, SSH keys by name).
-_KEYSTORE_NAMES = (".pkcs12", ".jceks", ".bks", ".kdbx", ".kdb", ".gpg", ".pgp", ".ppk")
-_MAGIC = ((b"\x03\xd9\xa2\x9a", "KeePass database"), (b"\xfe\xed\xfe\xed", "Java keystore"),
-          (b"\xce\xce\xce\xce", "Java JCEKS keystore"), (b"PuTTY-User-Key-File", "PuTTY private key"),
-          (b"openssh-key-v1", "OpenSSH private key"))
-
 
 @dataclass(frozen=True)
 class BundleChoice:
@@ -178,19 +170,9 @@ def gate_pieces(pieces: Iterator[Piece], repo_root: str | None) -> ScanReport:
 
 
 def keystore_kind(path: str, head: bytes) -> str | None:
-    """What kind of key or keystore a binary file is, by its first bytes or a name the gate does not flag
-    itself; None when it is none (or when the gate already flags it by name)."""
-    if is_sensitive_path(path):
-        return None
-    name = os.path.basename(path).lower()
-    for magic, kind in _MAGIC:
-        if head.startswith(magic) or (kind.endswith("private key") and magic in head):
-            return kind
-    if len(head) > 7 and head[0] == 0x30 and head[1] in (0x80, 0x82, 0x83) and b"\x02\x01\x03" in head[2:8]:
-        return "PKCS#12 keystore"
-    if name.endswith(_KEYSTORE_NAMES):
-        return f"keystore or key file ({os.path.splitext(name)[1]})"
-    return None
+    """What kind of key or keystore a binary file is by its first bytes; None when it is none, or when the gate
+    already flags it by name (the bundle's diff names it)."""
+    return None if is_sensitive_path(path) else binary_key_kind(head)
 
 
 # -- send and retry ------------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
 """The secret gate: nothing leaves the machine before it has passed over those exact bytes.
 
 Public names (the rest of the package uses only these): `gate`, `GateResult`, `ScanReport`,
-`Finding`, `mask`, `is_sensitive_path`, `SENSITIVE_FILE`. `engine` walks the patch and texts;
+`Finding`, `mask`, `is_sensitive_path`, `binary_key_kind`, `SENSITIVE_FILE`. `engine` walks the patch and texts;
 `detectors` is the detect-secrets side (plugins, pre-filter, false-positive filters); `catalogue`
 holds the token formats as data, `rules` their shape and example generators, `plugins` the
-detect-secrets plugins made from them; `structure` turns structures into lines the plugins read.
+detect-secrets plugins made from them; `structure` turns structures into lines the plugins read;
+`keystores` knows binary key material by its first bytes.
 """
 
 from handoff.gate.engine import SENSITIVE_FILE, Finding, GateResult, ScanReport, gate, is_sensitive_path, mask
+from handoff.gate.keystores import binary_key_kind
 
-__all__ = ["SENSITIVE_FILE", "Finding", "GateResult", "ScanReport", "gate", "is_sensitive_path", "mask"]
+__all__ = ["SENSITIVE_FILE", "Finding", "GateResult", "ScanReport", "binary_key_kind", "gate", "is_sensitive_path",
+           "mask"]

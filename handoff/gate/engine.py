@@ -101,7 +101,10 @@ def _utf8_len(text: str) -> int:
 # ---------------------------------------------------------------------------------------------
 # Sensitive files
 
-_KEY_FILE_EXTENSIONS = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks")
+# Key files and keystores by name: PEM/DER keys, PKCS#12, Java/Bouncy Castle keystores, KeePass databases,
+# PGP keyrings and encrypted files, PuTTY keys.
+_KEY_FILE_EXTENSIONS = (".pem", ".key", ".p12", ".pfx", ".pkcs12", ".keystore", ".jks", ".jceks", ".bks",
+                        ".kdbx", ".kdb", ".gpg", ".pgp", ".ppk")
 _SSH_KEY_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
 _ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist"})
 _PUBLIC_PEM_NAMES = (".pem",)
