@@ -147,3 +147,50 @@ def test_demo_runs_the_whole_flow_with_no_key(tmp_path):
     assert events[-1]["event"] == "end" and events[-1]["exit_code"] == 0
     assert "1 unpushed commit(s) carried" in result.stderr
     assert not (tmp_path / "state").exists() or not os.listdir(tmp_path / "state")
+
+
+@pytest.mark.parametrize("fault", ["401", "500"])
+def test_a_follow_that_fails_after_the_create_names_the_session_and_never_says_saved(sim, repo, tmp_path, fault,
+                                                                                    fake_clock):
+    # The session exists: nothing was saved and nothing is to be retried; the user gets its URL and `tail`.
+    state = tmp_path / "state"
+    for call in ("get", "messages"):
+        sim.inject(call, fault, times=500)
+    result = run_cli_here("create", "--task", "Fix x", "--interval", "1", cwd=repo, env=_env(sim, "v3", state))
+    assert result.code == (4 if fault == "401" else 5), result.stderr
+    [session_id] = sim.sessions
+    assert f"https://app.devin.ai/sessions/{session_id.removeprefix('devin-')}" in result.stderr
+    assert f"devin-handoff tail {session_id}" in result.stderr
+    assert "saved" not in result.stderr and "devin-handoff retry" not in result.stderr
+    assert not list((state / "devin-handoff" / "outbox").glob("*.json"))
+    assert (state / "devin-handoff" / "sessions" / f"{session_id}.json").exists()
+
+
+def test_ctrl_c_while_sending_prints_the_retry_command_and_keeps_the_handoff(sim, repo, tmp_path, fake_clock,
+                                                                            monkeypatch):
+    from handoff.devin.client import DevinClient
+
+    def interrupted(self, body, *, client_tag):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DevinClient, "create", interrupted)
+    state = tmp_path / "state"
+    result = run_cli_here("create", "--task", "Fix x", "--detach", cwd=repo, env=_env(sim, "v3", state))
+    assert result.code == 130, result.stderr
+    [saved] = list((state / "devin-handoff" / "outbox").glob("*.json"))
+    assert f"resume with: devin-handoff retry {saved.stem}" in result.stderr
+    assert json.loads(saved.read_text())["reason"] == "interrupted while sending"
+
+
+def test_ctrl_c_before_anything_is_saved_says_nothing_was_sent(sim, repo, tmp_path, monkeypatch):
+    from handoff.app import handoff as launch
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(launch, "inspect_repo", interrupted)
+    state = tmp_path / "state"
+    result = run_cli_here("create", "--task", "Fix x", "--detach", cwd=repo, env=_env(sim, "v3", state))
+    assert result.code == 130, result.stderr
+    assert "interrupted before anything was sent (run the same command again)" in result.stderr
+    assert sim.requests == [] and not (state / "devin-handoff" / "outbox").exists()

@@ -109,9 +109,16 @@ def _sink_for_closed_streams() -> None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
 
 
+def _show_notice(text: str) -> None:
+    click.echo(f"devin-handoff: warning: {mask_secrets(text)}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every error a user can cause ends here as one line and a documented exit code."""
     _sink_for_closed_streams()
+    from handoff.notices import on_notice
+
+    on_notice(_show_notice)
     try:
         code = cli.main(args=argv, prog_name="devin-handoff", standalone_mode=False)
     except HandoffError as exc:

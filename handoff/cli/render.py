@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from handoff.app.handoff import findings_json as findings_json  # re-exported for the commands
 from handoff.app.handoff import findings_lines, safe_names
-from handoff.errors import mask_secrets
+from handoff.errors import UsageError, mask_secrets
 
 _COLOURS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36",
             "bold": "1", "dim": "2"}
@@ -25,6 +25,24 @@ def _wants_colour(stream: TextIO) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     return hasattr(stream, "isatty") and stream.isatty()
+
+
+class StdoutClosed(UsageError):
+    """stdout is closed or cannot be written (full device): the output a script asked for cannot be given."""
+
+
+def write_stdout(text: str) -> None:
+    """Write and flush stdout; StdoutClosed when it is closed or fails (a broken pipe stays a BrokenPipeError)."""
+    if sys.stdout is None:
+        raise StdoutClosed("stdout is closed: the output could not be written", "run it with stdout open")
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: a closed file object
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise StdoutClosed(f"cannot write to stdout: {reason}", "run it with a writable stdout") from None
 
 
 class Output:
@@ -53,8 +71,7 @@ class Output:
     def json(self, obj: Any, *, mask: bool = True) -> None:
         """One JSON document (or one JSON Lines record) on stdout; `mask=False` prints exact bytes."""
         text = json.dumps(obj, ensure_ascii=False)
-        sys.stdout.write((mask_secrets(text) if mask else text) + "\n")
-        sys.stdout.flush()
+        write_stdout((mask_secrets(text) if mask else text) + "\n")
 
     def result(self, obj: Any, human: str | None = None) -> None:
         """A command's outcome: JSON on stdout with --json, otherwise `human` on stdout."""

@@ -16,9 +16,11 @@ from handoff.app.handoff import (
     refuse_unreproducible,
 )
 from handoff.app.settings import load_settings
+from handoff.cli.interrupts import Interrupted, interruptible
 from handoff.cli.options import create_options, read_texts
 from handoff.cli.render import (
     Output,
+    StdoutClosed,
     findings_json,
     findings_lines,
     repo_summary_lines,
@@ -27,7 +29,7 @@ from handoff.cli.render import (
 )
 from handoff.config import Settings
 from handoff.devin.dialect import request_version
-from handoff.errors import UsageError
+from handoff.errors import HandoffError, UsageError
 from handoff.prompt import DEFAULT_PROMPT_BYTES
 
 
@@ -100,6 +102,7 @@ def bundle_lines(prepared: PreparedHandoff) -> list[str]:
               show_default=True, help="Size budget for the bundle; the largest changed files past it are left out.")
 @click.option("--save-bundle", "save_bundle", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write the bundle to this path (with --dry-run: inspect it before sending).")
+@interruptible("interrupted before anything was sent", "run the same command again")
 def create(task: str | None, context: str | None, context_file: str | None, tags: tuple[str, ...], redact: bool,
            no_untracked: bool, max_diff_bytes: int, max_prompt_bytes: int, dry_run: bool, detach: bool, push: bool,
            interval: float, archive: bool, each: str | None, api_url: str | None, org_id: str | None,
@@ -177,15 +180,47 @@ def launch_prepared(prepared: PreparedHandoff, settings: Settings, out: Output, 
     """Post a gated handoff, announce the session, then follow it unless `detach`."""
     from handoff.app.handoff import create_session
 
-    client, session = create_session(prepared.request, settings, prepared.journal_meta(), bundle=prepared.bundle)
+    tag = prepared.request.client_tag
+    try:
+        client, session = create_session(prepared.request, settings, prepared.journal_meta(),
+                                         bundle=prepared.bundle)
+    except KeyboardInterrupt:
+        raise _interrupted_launch(tag) from None
     with client:
-        _announce(session, out)
-        if detach:
-            out.say(f"follow it with: devin-handoff tail {session.session_id}", "dim")
-            return 0
+        try:
+            _announce(session, out)
+            if detach:
+                out.say(f"follow it with: devin-handoff tail {session.session_id}", "dim")
+                return 0
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted; the session was created: {session.url}",
+                              f"follow it with: devin-handoff tail {session.session_id}") from None
+        except StdoutClosed as exc:  # the session exists and is journalled: say where, on stderr
+            exc.hint = f"the session was created: {session.url}; follow it with: devin-handoff tail " \
+                       f"{session.session_id}"
+            raise
         from handoff.cli.following import follow_session
 
-        return follow_session(client, session.session_id, out, interval=interval, archive=archive)
+        try:
+            return follow_session(client, session.session_id, out, interval=interval, archive=archive)
+        except HandoffError as exc:  # the session exists: nothing was saved, nothing is to be retried
+            exc.hint = (f"{exc.hint}; " if exc.hint else "") + \
+                f"the session exists: {session.url}; follow it with: devin-handoff tail {session.session_id}"
+            raise
+
+
+def _interrupted_launch(client_tag: str) -> Interrupted:
+    """What an interruption while posting left behind, and the command that resumes from there."""
+    from handoff.app.handoff import launch_state
+
+    where, entry = launch_state(client_tag)
+    if where == "outbox":
+        return Interrupted("interrupted while sending the handoff; it is kept in the outbox",
+                           f"resume with: devin-handoff retry {client_tag}")
+    if where == "journal" and entry is not None:
+        return Interrupted(f"interrupted; the session was created: {entry.url}",
+                           f"follow it with: devin-handoff tail {entry.session_id}")
+    return Interrupted("interrupted before anything was sent", "run the same command again")
 
 
 def _announce(session: Any, out: Output) -> None:
