@@ -297,3 +297,29 @@ def test_commits_alone_past_the_budget_send_no_bundle_and_say_so(sim, tmp_path):
     assert "no bundle: the unpushed commits alone make" in result.stderr
     assert not uploads(sim) and "ATTACHMENT:" not in creates(sim)[0]["body"]["prompt"]
     assert "no bundle: the unpushed commits alone make" in creates(sim)[0]["body"]["prompt"]   # Devin is told too
+
+
+def test_a_history_the_remote_lacks_is_refused_without_a_bundle_and_carried_whole_with_one(sim, tmp_path):
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    user = tmp_path / "user"
+    git(tmp_path, "init", "-q", "-b", "main", str(user))
+    git(user, "config", "commit.gpgsign", "false")
+    git(user, "remote", "add", "origin", SLUG_URL)
+    git(user, "config", f"url.{origin}.insteadOf", SLUG_URL)
+    commit(user, {"a.txt": "alpha\n"}, "feat: never pushed")   # the remote is empty: no base to start from
+    env = env_for(sim, "v3", tmp_path)
+
+    refused = run_cli_here("create", "--task", "t", "--detach", "--no-bundle", cwd=user, env=env)
+    assert refused.code == 2 and "cannot fetch the starting point" in refused.stderr
+    assert not creates(sim) and not uploads(sim)
+
+    sent = run_cli_here("create", "--task", "t", "--detach", "--json", cwd=user, env=env)
+    assert sent.code == 0, sent.stderr
+    [attachment] = sim.attachments.values()
+    clone = tmp_path / "devin"
+    bundle = tmp_path / "whole.bundle"
+    bundle.write_bytes(httpx.get(attachment["url"]).content)
+    git(tmp_path, "clone", "-q", str(bundle), str(clone))   # no prerequisite: the bundle is the whole history
+    git(clone, "checkout", "-q", "--detach", "origin/handoff-snapshot")
+    assert tree_state(clone) == tree_state(user)

@@ -77,8 +77,12 @@ class PreparedHandoff:
 
     @property
     def problems(self) -> tuple[Problem, ...]:
-        """Why Devin could not rebuild the user's state from this handoff; () when it can."""
-        return reproducibility_problems(self.repo)
+        """Why Devin could not rebuild the user's state from this handoff; () when it can. A bundle that holds
+        the whole history (no base it needs from the remote) carries what the remote lacks."""
+        problems = reproducibility_problems(self.repo)
+        if self.bundle is not None and not self.bundle.blocked and self.bundle.bundle.base is None:
+            problems = tuple(p for p in problems if p.code != "base-not-on-remote")
+        return problems
 
     def journal_meta(self) -> dict[str, Any]:
         """The repo facts the journal keeps beside a session (or an outbox entry) of this handoff."""
