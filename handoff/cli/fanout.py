@@ -112,10 +112,12 @@ def run_each(each: str, shared_context: str | None, options: HandoffOptions, set
     for first, second, paths in fanout.overlaps(tasks, repo):
         shown = ", ".join(paths[:5]) + (" …" if len(paths) > 5 else "")
         out.warn(f"tasks {first.label} and {second.label} both name {shown}: their sessions may conflict")
+    if prepared:   # one repository state for every task: one verdict
+        from handoff.cli.commands.create import bundle_lines, check_reproducible, write_bundle
+
+        check_reproducible(prepared[0], options, out, dry_run=dry_run)
     enforce_gate(tasks, prepared, out)
     if prepared:
-        from handoff.cli.commands.create import bundle_lines, write_bundle
-
         write_bundle(prepared[0], save_bundle, out)   # one bundle shared by every task
         if dry_run and not out.json_mode:
             for line in bundle_lines(prepared[0]):

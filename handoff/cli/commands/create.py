@@ -40,6 +40,15 @@ def handoff_options(settings: Settings, *, tags: tuple[str, ...], redact: bool, 
                           max_prompt_bytes=max_prompt_bytes)
 
 
+def check_reproducible(prepared: PreparedHandoff, options: HandoffOptions, out: Output, *, dry_run: bool) -> None:
+    """Refuse (exit 2) a handoff Devin could not rebuild, unless --allow-partial; a dry run only warns."""
+    if not dry_run:
+        refuse_unreproducible(prepared, options)
+        return
+    for problem in prepared.problems if not options.allow_partial else ():
+        out.warn(f"a real create would refuse: {problem.message} (fix: {problem.fix})")
+
+
 def enforce_gate(prepared: PreparedHandoff, out: Output) -> None:
     """Show redactions; when the gate blocks, show the findings (masked) and stop with exit 3."""
     report = prepared.gate.report
@@ -143,11 +152,7 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
         out.warn("not in a git repository: the task is handed off without repository context")
     for warning in prepared.repo.warnings if prepared.repo else ():
         out.warn(warning)
-    if dry_run:
-        for problem in prepared.problems if not allow_partial else ():
-            out.warn(f"a real create would refuse: {problem.message} (fix: {problem.fix})")
-    else:
-        refuse_unreproducible(prepared, options)
+    check_reproducible(prepared, options, out, dry_run=dry_run)
     enforce_gate(prepared, out)
     write_bundle(prepared, save_bundle, out)
     if dry_run:
