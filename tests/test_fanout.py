@@ -250,3 +250,14 @@ def test_a_failed_create_is_saved_and_exits_5(repo: Path, sim: Simulator, monkey
                                                                  (3, "created")]
     assert len(sim.sessions) == 2
     assert [item.client_tag for item in journal.load_outbox()] == [lines[0]["handoff_id"]]
+
+
+def test_each_refuses_a_state_devin_cannot_rebuild_like_create(tmp_path: Path, sim: Simulator):
+    lonely = make_repo(tmp_path / "lonely", {"a.txt": "one\n"}, remote=None)   # nothing Devin could clone
+    path = tasks_file(lonely, "first\nsecond\n")
+    result = run_cli("create", "--each", path, "--detach", cwd=lonely, env=env_for(sim))
+    assert result.code == 2 and "Devin could not start from your state" in result.stderr
+    assert creates(sim) == []
+    sent = run_cli("create", "--each", path, "--detach", "--allow-partial", cwd=lonely, env=env_for(sim))
+    assert sent.code == 0, sent.stderr
+    assert len(creates(sim)) == 2
