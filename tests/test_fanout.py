@@ -261,3 +261,12 @@ def test_each_refuses_a_state_devin_cannot_rebuild_like_create(tmp_path: Path, s
     sent = run_cli("create", "--each", path, "--detach", "--allow-partial", cwd=lonely, env=env_for(sim))
     assert sent.code == 0, sent.stderr
     assert len(creates(sim)) == 2
+
+
+def test_each_fits_the_prompt_budget_on_a_change_as_large_as_the_budget(repo: Path, sim: Simulator):
+    write(repo, {f"src/module_{i}.py": "    total = compute(alpha, beta) + offset  # the next step\n" * 90
+                 for i in range(25)})   # ~125 KB of change: the patch must give way to the facts
+    path = tasks_file(repo, "first\nsecond\n")
+    result = run_cli("create", "--each", path, "--detach", cwd=repo, env=env_for(sim))
+    assert result.code == 0, result.stderr
+    assert all(len(c["body"]["prompt"].encode()) <= 100_000 for c in creates(sim))

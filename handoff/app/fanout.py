@@ -27,6 +27,7 @@ from handoff.app.handoff import (
     PreparedHandoff,
     create_session,
     inspect_repo,
+    patch_room_for,
     prepare,
     prepare_bundle,
 )
@@ -193,7 +194,8 @@ def _task_context(task: FanoutTask, shared: str | None) -> str | None:
 def prepare_all(tasks: list[FanoutTask], shared_context: str | None, options: HandoffOptions, *,
                 path: str | None = None) -> tuple[RepoContext | None, list[PreparedHandoff]]:
     """Inspect once and build one bundle (if any) for all; gate and build each task over the same repo state."""
-    repo = inspect_repo(path, options)
+    room = patch_room_for([(task.task, _task_context(task, shared_context)) for task in tasks], options)
+    repo = inspect_repo(path, options, room)
     bundle, note = prepare_bundle(repo, options)
     if note and repo is not None:
         repo = dataclasses.replace(repo, warnings=(*repo.warnings, note))

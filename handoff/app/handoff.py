@@ -129,6 +129,14 @@ def prepare_bundle(repo: RepoContext | None, options: HandoffOptions) -> tuple[P
     return bundles.prepare_bundle(repo, choice, reason)
 
 
+def patch_room_for(texts: Iterable[tuple[str, str | None]], options: HandoffOptions) -> int:
+    """How much of the prompt budget the patch may take beside each (task, context) and the bundle's section:
+    the least over all of them, since one inspection serves every task of a fan-out."""
+    room = min((patch_room(task, context, options.max_prompt_bytes) for task, context in texts),
+               default=options.max_prompt_bytes)
+    return max(room - bundle_room(options.bundle != "off"), 0)
+
+
 def prepare(task: str, context: str | None, options: HandoffOptions, *, path: str | None = None,
             repo: RepoContext | None = None, inspected: bool = False,
             client_tag: str | None = None, bundle: Any = _BUILD) -> PreparedHandoff:
@@ -136,8 +144,7 @@ def prepare(task: str, context: str | None, options: HandoffOptions, *, path: st
 
     `bundle`: a PreparedBundle shared with other handoffs (fan-out), None for none; by default built here."""
     if not inspected:
-        room = patch_room(task, context, options.max_prompt_bytes) - bundle_room(options.bundle != "off")
-        repo = inspect_repo(path, options, max(room, 0))
+        repo = inspect_repo(path, options, patch_room_for([(task, context)], options))
     if bundle is _BUILD:
         bundle, note = prepare_bundle(repo, options)
         if note and repo is not None:
