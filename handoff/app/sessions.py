@@ -75,6 +75,12 @@ def _last_devin(messages: Any) -> str | None:
     return devin[-1].text if devin else None
 
 
+def next_step_for(session: Session, api_version: str | None) -> str | None:
+    """What the user should do about this session now (see `next_step`)."""
+    return next_step(session.outcome, session.session_id, session.url, detail=session.status_detail,
+                     api_version=api_version)
+
+
 # -- one look -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -85,9 +91,7 @@ class Snapshot:
 
     @property
     def next_step(self) -> str | None:
-        session = self.session
-        return next_step(session.outcome, session.session_id, session.url, detail=session.status_detail,
-                         api_version=self.api_version)
+        return next_step_for(self.session, self.api_version)
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.session.to_json())
@@ -121,9 +125,7 @@ class NewMessages:
 
     @property
     def next_step(self) -> str | None:
-        session = self.session
-        return next_step(session.outcome, session.session_id, session.url, detail=session.status_detail,
-                         api_version=self.api_version)
+        return next_step_for(self.session, self.api_version)
 
 
 def _after_last_seen(items: list[Message], last_seen: str | None) -> list[Message]:
