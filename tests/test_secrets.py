@@ -159,7 +159,8 @@ def test_rc_files_count_only_with_credentials() -> None:
     password = Gen(3).password()
     netrc = _new_file(".netrc", f"machine api.acme-corp.io login deploy password {password}")
     result = gate(netrc, {}, repo_root=None, redact=True)
-    assert (".netrc", 1, "Secret Keyword") in {(f.source, f.line, f.kind) for f in result.report.findings}
+    assert {(".netrc", 1, "Secret Keyword"), (".netrc", 1, "Netrc Password")} & {
+        (f.source, f.line, f.kind) for f in result.report.findings}
     assert password not in result.patch and "machine api.acme-corp.io login deploy password [REDACTED" in result.patch
 
 

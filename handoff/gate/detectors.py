@@ -592,7 +592,7 @@ def _is_false_positive(spec: PluginSpec, value: str, line: str, path: str) -> bo
     if spec.module == "rules":          # a catalogue rule's structure already says where the value is
         return _is_wordy(value) or _is_keyword_false_positive(value, line, named=False) or _is_example_basic(value)
     if spec.family == "keyword":
-        return _is_indirect_reference(line) or _is_keyword_false_positive(value, line)
+        return _is_indirect_reference(line, value) or _is_keyword_false_positive(value, line)
     return _is_entropy_false_positive(spec, value, line)
 
 
@@ -615,8 +615,14 @@ def _is_local_or_default_login(password: str, line: str) -> bool:
 _INDIRECT_REFERENCE = re.compile(r"(?::=?|[!=]{1,3})\s*[\w.-]+[\[\(][^\v]*[\]\)]")
 
 
-def _is_indirect_reference(line: str) -> bool:
-    return len(line) <= 1000 and bool(_INDIRECT_REFERENCE.search(line))
+def _is_indirect_reference(line: str, value: str = "") -> bool:
+    """`secret = get_secret()`; but not `connect(host=h, password='s3cr3t')`, where the value is a literal."""
+    if len(line) > 1000 or not _INDIRECT_REFERENCE.search(line):
+        return False
+    if not value:
+        return True
+    quoted = re.escape(value)
+    return not re.search(r"[\w\]\\\"'-]\s*(?:=|:)\s*(?:[\"'`]|\\\")" + quoted + r"(?:[\"'`]|\\\")", line)
 
 
 def _is_filler(value: str) -> bool:

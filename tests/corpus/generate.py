@@ -562,6 +562,28 @@ def cli_cases(gen: Gen) -> Iterator[Case]:
                f"GET https://api.acme-corp.io/v1/health\nAuthorization: Basic {basic}\n")}, values=[basic])
 
 
+def redteam_cases(gen: Gen) -> Iterator[Case]:
+    """Placements an independent red-team corpus found missed: literals in calls, query strings, netrc lines."""
+    pw = gen.password()
+    yield Case("call/keyword-argument", True, files={"etl/load.py": (None, (
+        f"conn = psycopg2.connect(host='db', user='etl', password='{pw}')\n"))}, values=[pw])
+    pw = gen.password()
+    cell = {"cell_type": "code", "source": ["import pymysql\n", f"db = pymysql.connect(user='ana', password='{pw}')\n"]}
+    yield Case("call/notebook-keyword-argument", True, files={"explore.ipynb": (None, json.dumps({"cells": [cell]}))},
+               values=[pw])
+    key, pw = gen.hex(40), gen.password()
+    yield Case("query/api-key", True, files={"ops/check.sh": (None, (
+        f"curl 'https://api.acme-corp.io/v1/validate?application_key={key}&format=json'\n"))}, values=[key])
+    yield Case("query/jdbc-password", True, files={"conf/jdbc.txt": (None, (
+        f"jdbc:mysql://db.acme-corp.io:3306/shop?user=app&password={pw}\n"))}, values=[pw])
+    pw = gen.password()
+    netrc = f"machine git.acme-corp.io login bot password {pw}\n"
+    yield Case("netrc/one-line-elsewhere", True, files={"ci/netrc": (None, netrc)}, values=[pw])
+    token = "dp.st.prd." + gen.alnum(43)
+    yield Case("doppler/service-token-with-config", True, files={"web/doppler.ts": (None, (
+        f"const doppler = new Doppler({{ region: 'eu' }}, '{token}');\n"))}, values=[token])
+
+
 def connection_cases(gen: Gen) -> Iterator[Case]:
     for scheme in ("postgresql", "mysql", "mongodb+srv", "amqps", "rediss", "mssql", "clickhouse", "sftp"):
         pw = gen.password()
@@ -758,6 +780,7 @@ def planted(seed: int = 7) -> list[Case]:
     for source in (
         prose_cases,
         cli_cases,
+        redteam_cases,
         ds_plugin_cases,
         more_ds_plugin_cases,
         key_block_cases,
