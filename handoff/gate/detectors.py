@@ -603,11 +603,23 @@ def _is_local_or_default_login(password: str, line: str) -> bool:
             or all(_PLACEHOLDERS.match(part) for part in re.split(r"[^A-Za-z0-9]+", plain) if part):
         return True
     host = re.search(r":" + re.escape(password) + r"@([\w.-]+)", line)
-    if host and _EXAMPLE_HOSTS.match(host.group(1)):
+    if host and _EXAMPLE_HOSTS.match(host.group(1)) and not _is_random_password(plain):
         return True             # documentation hosts (RFC 2606): example.com, *.example, *.test, *.invalid
     # A real password stays a secret on localhost too; only `user:user@` style defaults are let through.
     return any(match.group(1) == password
                for match in re.finditer(r"://([^:/@\s]*):" + re.escape(password) + r"@", line))
+
+
+def _is_random_password(value: str) -> bool:
+    """`kq8!Zt2mPw9x`: long, mixed letters and digits, not words. A documentation host does not make it a sample
+    (a host is what people scrub before sharing; the password they forget)."""
+    plain = value.lower().translate(_LEET)
+    return (len(value) >= 10 and any(ch.isdigit() for ch in value) and any(ch.islower() for ch in value)
+            and any(ch.isupper() for ch in value) and not _SAMPLE_WORD.search(plain))
+
+
+_LEET = str.maketrans("013457@$", "oieastas")
+_SAMPLE_WORD = re.compile(r"pass|secret|word|admin|test|example|demo|sample|changeme|qwerty|letmein")
 
 
 # detect-secrets' is_indirect_reference (`secret = get_secret()`, `key = headers['apikey']`) without its

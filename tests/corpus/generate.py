@@ -579,6 +579,9 @@ def redteam_cases(gen: Gen) -> Iterator[Case]:
     pw = gen.password()
     netrc = f"machine git.acme-corp.io login bot password {pw}\n"
     yield Case("netrc/one-line-elsewhere", True, files={"ci/netrc": (None, netrc)}, values=[pw])
+    pw = gen.password() + "Zq7"        # mixed case and digits whatever the seed draws
+    yield Case("url/documentation-host-real-password", True, files={"app/settings.py": (None, (
+        f'DATABASE_URL = "postgresql://svc:{pw}@db.internal.example.com:5432/app"\n'))}, values=[pw])
     token = "dp.st.prd." + gen.alnum(43)
     yield Case("doppler/service-token-with-config", True, files={"web/doppler.ts": (None, (
         f"const doppler = new Doppler({{ region: 'eu' }}, '{token}');\n"))}, values=[token])
