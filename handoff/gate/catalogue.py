@@ -270,7 +270,7 @@ RULES: tuple[Rule, ...] = (
          "https://www.rfc-editor.org/rfc/rfc6750#section-2.3", "{alnum:32}", "{alnum:4}", ignore_case=True,
          generic=True, context="curl 'https://api.acme-corp.io/v1/items?limit=5&access_token={}'"),
     Rule("netrc-password", "Netrc Password",
-         r"\bmachine\s+\S+\s+(?:login\s+\S+\s+)?password\s+(?P<secret>[^\s\"']{3,})",
+         r"\bmachine\s+\S+\s+(?:login\s+\S+\s+)?password\s+(?P<secret>[^\s\"'\\]{6,})",
          ("machine",), "https://www.gnu.org/software/inetutils/manual/html_node/The-_002enetrc-file.html",
          "{alnum:16}", "{alnum:2}", generic=True, context="machine git.acme-corp.io login ci password {}"),
     Rule("url-password", "URL Credentials",
