@@ -611,11 +611,11 @@ def _is_local_or_default_login(password: str, line: str) -> bool:
 
 
 def _is_random_password(value: str) -> bool:
-    """`kq8!Zt2mPw9x`: long, mixed letters and digits, not words. A documentation host does not make it a sample
-    (a host is what people scrub before sharing; the password they forget)."""
+    """`kq8!Zt2mPw9x`: long, digits and lowercase with capitals or symbols, no sample word. A documentation host
+    does not make it a sample (a host is what people scrub before sharing; the password they forget)."""
     plain = value.lower().translate(_LEET)
     return (len(value) >= 10 and any(ch.isdigit() for ch in value) and any(ch.islower() for ch in value)
-            and any(ch.isupper() for ch in value) and not _SAMPLE_WORD.search(plain))
+            and (any(ch.isupper() for ch in value) or not value.isalnum()) and not _SAMPLE_WORD.search(plain))
 
 
 _LEET = str.maketrans("013457@$", "oieastas")
@@ -633,6 +633,8 @@ def _is_indirect_reference(line: str, value: str = "") -> bool:
         return False
     if not value:
         return True
+    if _is_wordy(value):
+        return True         # `Model(password='IAmSensitive')` in a docstring: words, not a credential
     quoted = re.escape(value)
     return not re.search(r"[\w\]\\\"'-]\s*(?:=|:)\s*(?:[\"'`]|\\\")" + quoted + r"(?:[\"'`]|\\\")", line)
 
