@@ -265,7 +265,7 @@ RULES: tuple[Rule, ...] = (
          context='"Server=sql01.acme-corp.io;Database=orders;User Id=app;Password={};"'),
     Rule("url-query-secret", "Secret in URL Query",
          r"[?&;](?i:access_token|api_?key|apikey|api-key|app_?key|application_key|auth_?token|client_secret|password"
-         r"|passwd|pwd|private_token|secret|secret_key|token)=(?P<secret>[^&\s\"'#<>`]{8,})",
+         r"|passwd|pwd|private_token|secret|secret_key|token)=(?P<secret>[^&\s\"'<>`]{8,})",
          ("token=", "key=", "password=", "passwd=", "pwd=", "secret="),
          "https://www.rfc-editor.org/rfc/rfc6750#section-2.3", "{alnum:32}", "{alnum:4}", ignore_case=True,
          generic=True, context="curl 'https://api.acme-corp.io/v1/items?limit=5&access_token={}'"),
