@@ -323,3 +323,17 @@ def test_a_history_the_remote_lacks_is_refused_without_a_bundle_and_carried_whol
     git(tmp_path, "clone", "-q", str(bundle), str(clone))   # no prerequisite: the bundle is the whole history
     git(clone, "checkout", "-q", "--detach", "origin/handoff-snapshot")
     assert tree_state(clone) == tree_state(user)
+
+
+@pytest.mark.parametrize("plant", [_secret_in_a_commit_removed_later, _keystore, _key_inside_a_binary])
+def test_scan_judges_what_the_bundle_carries_like_create(tmp_path, plant):
+    user, _ = pushed_repo(tmp_path)
+    key = aws_key()
+    plant(user, key)
+    found = run_cli_here("scan", "--json", cwd=user, env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert found.code == 3, found.stderr
+    assert any(f["file"].startswith("bundle") for f in found.json()["findings"])
+    assert key not in found.stdout + found.stderr
+    text_only = run_cli_here("scan", "--no-bundle", cwd=user, env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert text_only.code in (0, 3)   # the text patch alone may or may not hold the secret; no bundle is judged
+    assert "bundle" not in text_only.stderr

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from handoff.errors import HandoffError
 from handoff.gate import SENSITIVE_FILE, Finding, ScanReport, binary_key_kind, gate, is_sensitive_path
 from handoff.prompt import BundleFacts, awaits_bundle_url, with_bundle_url
+from handoff.repo import DEFAULT_MAX_BUNDLE_BYTES
 
 if TYPE_CHECKING:
     from handoff.devin.client import DevinClient
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from handoff.repo import RepoContext
     from handoff.repo.bundle import Bundle, Piece
 
-DEFAULT_MAX_BUNDLE_BYTES = 50_000_000
 BUNDLE_MODES = ("auto", "on", "off")
 UPLOAD_NAME = "handoff.bundle"
 SAVED_BUNDLE_KEY = "bundle_file"     # outbox meta: the bundle a saved handoff still has to upload

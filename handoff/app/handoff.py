@@ -33,7 +33,13 @@ from handoff.prompt import (
     patch_room,
     render_facts,
 )
-from handoff.repo import DEFAULT_MAX_DIFF_BYTES, Problem, RepoContext, reproducibility_problems
+from handoff.repo import (
+    DEFAULT_MAX_BUNDLE_BYTES,
+    DEFAULT_MAX_DIFF_BYTES,
+    Problem,
+    RepoContext,
+    reproducibility_problems,
+)
 from handoff.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -61,7 +67,7 @@ class HandoffOptions:
     allow_partial: bool = False    # send even when Devin cannot rebuild the state (the prompt says what is missing)
     max_prompt_bytes: int = DEFAULT_PROMPT_BYTES
     bundle: str = "off"            # git bundle of the exact state: "auto" | "on" | "off" (handoff/app/bundle.py)
-    max_bundle_bytes: int = 50_000_000
+    max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES
 
 
 @dataclass(frozen=True)

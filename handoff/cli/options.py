@@ -14,7 +14,7 @@ import click
 
 from handoff.errors import UsageError
 from handoff.prompt import DEFAULT_PROMPT_BYTES
-from handoff.repo import DEFAULT_MAX_DIFF_BYTES
+from handoff.repo import DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_DIFF_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,6 +112,11 @@ def content_options(func: F) -> F:
         click.option("--max-prompt-bytes", "max_prompt_bytes", type=click.IntRange(min=10_000),
                      default=DEFAULT_PROMPT_BYTES, show_default=True,
                      help="Size budget for the whole prompt: task, context, repository facts and patch."),
+        click.option("--bundle/--no-bundle", "bundle", default=None,
+                     help="Attach a git bundle of the exact state (on by default when the patch cannot carry it)."),
+        click.option("--max-bundle-bytes", "max_bundle_bytes", type=click.IntRange(min=1),
+                     default=DEFAULT_MAX_BUNDLE_BYTES, show_default=True,
+                     help="Size budget for the bundle; the largest changed files past it are left out."),
     ]):
         func = decorator(func)
     return func

@@ -15,6 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 from handoff.repo.models import (
+    DEFAULT_MAX_BUNDLE_BYTES,
     DEFAULT_MAX_DIFF_BYTES,
     NO_REPOSITORY,
     Commit,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from handoff.repo.git import Git
 
 __all__ = [
+    "DEFAULT_MAX_BUNDLE_BYTES",
     "DEFAULT_MAX_DIFF_BYTES",
     "NO_REPOSITORY",
     "Commit",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DEFAULT_MAX_DIFF_BYTES = 100_000
+DEFAULT_MAX_BUNDLE_BYTES = 50_000_000   # the bundle's size budget (--max-bundle-bytes)
 
 
 @dataclass(frozen=True)

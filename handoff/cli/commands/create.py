@@ -31,13 +31,17 @@ from handoff.config import Settings
 from handoff.devin.dialect import request_version
 from handoff.errors import HandoffError, UsageError
 from handoff.prompt import DEFAULT_PROMPT_BYTES
+from handoff.repo import DEFAULT_MAX_BUNDLE_BYTES
 
 
 def handoff_options(settings: Settings, *, tags: tuple[str, ...], redact: bool, no_untracked: bool,
-                    max_diff_bytes: int, max_prompt_bytes: int = DEFAULT_PROMPT_BYTES) -> HandoffOptions:
+                    max_diff_bytes: int, max_prompt_bytes: int = DEFAULT_PROMPT_BYTES, bundle: bool | None = None,
+                    max_bundle_bytes: int = DEFAULT_MAX_BUNDLE_BYTES) -> HandoffOptions:
+    """What the content options say (shared by `create` and `scan`, so both judge the same bytes)."""
     return HandoffOptions(include_untracked=not no_untracked, max_diff_bytes=max_diff_bytes, redact=redact,
                           tags=tuple(tags), api_version=request_version(settings), user_id=settings.user_id,
-                          max_prompt_bytes=max_prompt_bytes)
+                          max_prompt_bytes=max_prompt_bytes, max_bundle_bytes=max_bundle_bytes,
+                          bundle="auto" if bundle is None else "on" if bundle else "off")
 
 
 def check_reproducible(prepared: PreparedHandoff, options: HandoffOptions, out: Output, *, dry_run: bool) -> None:
@@ -105,18 +109,14 @@ def bundle_lines(prepared: PreparedHandoff) -> list[str]:
 @click.option("--offline", is_flag=True, help="Never ask the remote what it has (no `git ls-remote`).")
 @click.option("--allow-partial", "allow_partial", is_flag=True,
               help="Send even when Devin cannot rebuild your state (no repo, no remote, base not on the remote).")
-@click.option("--bundle/--no-bundle", "bundle", default=None,
-              help="Attach a git bundle of the exact state (on by default when the text patch cannot carry it).")
-@click.option("--max-bundle-bytes", "max_bundle_bytes", type=click.IntRange(min=1), default=50_000_000,
-              show_default=True, help="Size budget for the bundle; the largest changed files past it are left out.")
 @click.option("--save-bundle", "save_bundle", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write the bundle to this path (with --dry-run: inspect it before sending).")
 @interruptible("interrupted before anything was sent", "run the same command again")
 def create(task: str | None, context: str | None, context_file: str | None, tags: tuple[str, ...], redact: bool,
-           no_untracked: bool, max_diff_bytes: int, max_prompt_bytes: int, dry_run: bool, detach: bool, push: bool,
-           interval: float, archive: bool, each: str | None, api_url: str | None, org_id: str | None,
-           user_id: str | None, json_mode: bool, offline: bool = False, allow_partial: bool = False,
-           bundle: bool | None = None, max_bundle_bytes: int = 50_000_000, save_bundle: str | None = None) -> int:
+           no_untracked: bool, max_diff_bytes: int, max_prompt_bytes: int, bundle: bool | None,
+           max_bundle_bytes: int, dry_run: bool, detach: bool, push: bool, interval: float, archive: bool,
+           each: str | None, api_url: str | None, org_id: str | None, user_id: str | None, json_mode: bool,
+           offline: bool = False, allow_partial: bool = False, save_bundle: str | None = None) -> int:
     """Hand a task and this checkout's state to a new Devin session, then follow it.
 
     Inspects the repo (branch, base commit on the remote, unpushed commits, uncommitted and
@@ -134,9 +134,9 @@ def create(task: str | None, context: str | None, context_file: str | None, tags
     if not dry_run:
         settings.require_key()
     options = dataclasses.replace(handoff_options(settings, tags=tags, redact=redact, no_untracked=no_untracked,
-                                                  max_diff_bytes=max_diff_bytes, max_prompt_bytes=max_prompt_bytes),
-                                  offline=offline, allow_partial=allow_partial, max_bundle_bytes=max_bundle_bytes,
-                                  bundle="auto" if bundle is None else "on" if bundle else "off")
+                                                  max_diff_bytes=max_diff_bytes, max_prompt_bytes=max_prompt_bytes,
+                                                  bundle=bundle, max_bundle_bytes=max_bundle_bytes),
+                                  offline=offline, allow_partial=allow_partial)
     task, context_text = read_texts(task, context, context_file)
     if each is None and not (task or "").strip():
         raise UsageError("the task read from standard input is empty", 'pipe in what Devin should do')

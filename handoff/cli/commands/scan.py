@@ -16,14 +16,16 @@ from handoff.errors import EXIT_SECRETS
 @content_options
 @json_option
 def scan(task: str | None, context: str | None, context_file: str | None, tags: tuple[str, ...], redact: bool,
-         no_untracked: bool, max_diff_bytes: int, max_prompt_bytes: int, json_mode: bool) -> int:
+         no_untracked: bool, max_diff_bytes: int, max_prompt_bytes: int, bundle: bool | None, max_bundle_bytes: int,
+         json_mode: bool) -> int:
     """Run the secret gate on exactly what `create` would send. No key, no network.
 
     Exit 0 when nothing is found, 3 when something would block a handoff.
     """
     out = Output(json_mode)
     options = handoff_options(load_settings(), tags=tags, redact=False, no_untracked=no_untracked,
-                              max_diff_bytes=max_diff_bytes, max_prompt_bytes=max_prompt_bytes)
+                              max_diff_bytes=max_diff_bytes, max_prompt_bytes=max_prompt_bytes, bundle=bundle,
+                              max_bundle_bytes=max_bundle_bytes)
     task, context_text = read_texts(task, context, context_file)
     prepared = prepare(task or "(scan)", context_text, options)
     report = prepared.gate.report
