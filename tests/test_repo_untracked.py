@@ -116,6 +116,7 @@ def test_folders_of_killed_processes_are_swept_by_the_next_run(tmp_path: Path, _
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (_private_tmp / f"{scratch.SCRATCH_PREFIX}{dead.pid}-abc").mkdir()
+    (_private_tmp / f"{scratch.SCRATCH_PREFIX}{dead.pid}-bundle-ghi").mkdir()   # app/bundle.py's temp folder
     alive = _private_tmp / f"{scratch.SCRATCH_PREFIX}{os.getppid()}-def"
     alive.mkdir()
     demo = _private_tmp / f"{scratch.SCRATCH_PREFIX}demo-xyz"

@@ -130,7 +130,8 @@ def prepare_bundle(repo: RepoContext, choice: BundleChoice, reason: str) -> tupl
 
 
 def _new_folder() -> str:
-    folder = tempfile.mkdtemp(prefix="devin-handoff-bundle-")
+    # named like the repo stage's scratch folders (with our pid), so one a kill -9 leaves is swept by the next run
+    folder = tempfile.mkdtemp(prefix=f"devin-handoff-{os.getpid()}-bundle-")
     atexit.register(shutil.rmtree, folder, True)   # a bundle never outlives the command unless saved
     return folder
 
