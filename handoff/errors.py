@@ -57,6 +57,12 @@ class ApiUnreachable(HandoffError):
     exit_code = EXIT_UNREACHABLE
 
 
+
+class SavedBundleGone(HandoffError):
+    """The outbox copy of a handoff's bundle was removed: that handoff cannot be sent as it was (nothing sent)."""
+
+    exit_code = EXIT_USAGE
+
 # Devin keys (`apk_…`, `apk_user_…`, `cog_…`) and bearer tokens, wherever they appear.
 _KEY_PATTERN = re.compile(r"\b(apk_user_|apk_|cog_)[A-Za-z0-9_\-]{4,}")
 _BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-.=]+")

@@ -274,6 +274,24 @@ def test_a_failed_upload_is_kept_and_retry_uploads_then_creates_once(sim, tmp_pa
     assert (play_devin(tmp_path, origin, session["prompt"], attachment["url"]) / "c.bin").read_bytes() == b"\0" * 100
 
 
+
+def test_a_saved_handoff_whose_bundle_is_gone_fails_alone_and_the_others_are_sent(sim, tmp_path, fake_clock):
+    user, _ = pushed_repo(tmp_path)
+    write(user, {"c.bin": b"\0" * 100})
+    env = env_for(sim, "v3", tmp_path)
+    sim.inject("upload", "503", times=100)
+    assert run_cli_here("create", "--task", "first", "--detach", cwd=user, env=env).code == 5
+    [gone] = list((tmp_path / "state").rglob("*.bundle"))
+    gone.unlink()
+    sim.inject("create", "503", times=100)
+    assert run_cli_here("create", "--task", "second", "--detach", "--no-bundle", cwd=user, env=env).code == 5
+    sim.clear_faults()
+    done = run_cli_here("retry", "--json", cwd=user, env=env)
+    assert done.code == 2 and "bundle is gone" in done.stderr
+    result = done.json()
+    assert len(result["sent"]) == 1 and len(result["failed"]) == 1
+    assert [s["title"] for s in sim.sessions.values()] == ["second"]
+
 def test_mcp_create_sends_the_same_bundle(sim, tmp_path, monkeypatch):
     from handoff.mcp.server import create_handoff
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from handoff.errors import HandoffError
+from handoff.errors import SavedBundleGone
 from handoff.gate import SENSITIVE_FILE, Finding, ScanReport, binary_key_kind, gate, is_sensitive_path
 from handoff.prompt import BundleFacts, awaits_bundle_url, with_bundle_url
 from handoff.repo import DEFAULT_MAX_BUNDLE_BYTES
@@ -203,8 +203,8 @@ def attach_saved(body: dict[str, Any], meta: dict[str, Any], client: DevinClient
         return body
     path = meta.get(SAVED_BUNDLE_KEY)
     if not path or not os.path.isfile(path):
-        raise HandoffError("the saved handoff's bundle is gone, so it cannot be sent as it was",
-                           "run `devin-handoff create` again from the checkout")
+        raise SavedBundleGone("the saved handoff's bundle is gone, so it cannot be sent as it was",
+                              "run `devin-handoff create` again from the checkout")
     attachment = client.upload_attachment(path, UPLOAD_NAME)
     return with_bundle_url(body, attachment.url, client.version)
 

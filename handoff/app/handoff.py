@@ -20,7 +20,7 @@ from handoff.config import Settings
 from handoff.devin.dialect import body_for_version
 from handoff.devin.errors import AmbiguousCreate, ApiError, AuthError
 from handoff.devin.models import Session
-from handoff.errors import HandoffError, SecretsBlocked
+from handoff.errors import HandoffError, SavedBundleGone, SecretsBlocked
 from handoff.gate import GateResult, gate
 from handoff.notices import notice
 from handoff.prompt import (
@@ -495,6 +495,8 @@ def _find_or_send(client: DevinClient, item: journal.OutboxItem, settings: Setti
     except ApiError as exc:
         _mark(item, reason=exc.message, in_flight_for=_in_flight_after(exc), wall=runtime.wall())
         raise
+    except SavedBundleGone:
+        raise   # found before anything was sent: no request may still land
     except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: the request may still land
         _mark(item, reason="interrupted while sending", in_flight_for=AFTER_INTERRUPT_SECONDS, wall=runtime.wall())
         raise
@@ -518,7 +520,7 @@ def _retry_one(client: DevinClient, tag: str, settings: Settings, result: RetryR
             session, found = _find_or_send(client, item, settings, on_event)
         except AuthError:
             raise  # the key, not this handoff: the others would fail the same way
-        except ApiError as exc:
+        except (ApiError, SavedBundleGone) as exc:   # this handoff only: the others are still tried
             result.failed.append(RetryFailed(tag, exc))
             on_event(result.failed[-1])
             return
