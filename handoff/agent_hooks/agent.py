@@ -40,12 +40,6 @@ def pre_tool_use(payload: Mapping[str, Any]) -> HookAnswer:
     return HookAnswer(stdout=dumps(reply), stderr=verdict.user_reason())
 
 
-def git_toplevel(cwd: str) -> str | None:
-    from handoff import repo
-
-    return repo.git_toplevel(cwd)
-
-
 def session_start(payload: Mapping[str, Any], environ: Mapping[str, str] | None = None,
                   now: float | None = None) -> str:
     """SessionStart context: version, whether a key is set (never its value), this repo's session news."""
@@ -56,7 +50,9 @@ def session_start(payload: Mapping[str, Any], environ: Mapping[str, str] | None 
     key_line = (f"DEVIN_API_KEY is set ({mask_key(key)} key)" if key
                 else "DEVIN_API_KEY is not set (`devin-handoff doctor` explains the setup)")
     lines = [f"devin-handoff {__version__} is available; {key_line}."]
-    root = git_toplevel(payload_cwd(payload))
+    from handoff import repo
+
+    root = repo.git_toplevel(payload_cwd(payload))
     if root:
         lines.extend(session_news(root, now=time.time() if now is None else now))
     context = mask_secrets("\n".join(lines))

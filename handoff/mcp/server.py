@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from handoff import __version__
 from handoff.errors import HandoffError, SecretsBlocked, UsageError, mask_secrets
+from handoff.repo import git_toplevel
 
 log = logging.getLogger("devin_handoff.mcp")
 T = TypeVar("T")
@@ -159,12 +160,6 @@ def _pull_requests(session: Any) -> list[PullRequestInfo]:
     return [PullRequestInfo(url=pr.url, state=pr.state) for pr in session.pull_requests]
 
 
-def _git_toplevel(path: str) -> str | None:
-    from handoff import repo
-
-    return repo.git_toplevel(path)
-
-
 def _checkout(repo_path: str | None, roots: list[str], cwd: str) -> str:
     """The git checkout a handoff is prepared in: `repo_path` (relative to the only root, or to `cwd`),
     else the one client root that is a git checkout, else `cwd`. No repository: a refusal, never a
@@ -174,12 +169,12 @@ def _checkout(repo_path: str | None, roots: list[str], cwd: str) -> str:
         path = os.path.normpath(os.path.join(base, os.path.expanduser(repo_path)))
         if not os.path.isdir(path):
             raise UsageError(f"repo_path {repo_path} is not a directory", "pass the path of a git checkout")
-        if _git_toplevel(path) is None:
+        if git_toplevel(path) is None:
             raise UsageError(f"repo_path {repo_path} is not inside a git repository",
                              "pass the path of a git checkout")
         return path
     if roots:
-        checkouts = [root for root in roots if os.path.isdir(root) and _git_toplevel(root)]
+        checkouts = [root for root in roots if os.path.isdir(root) and git_toplevel(root)]
         if len(checkouts) == 1:
             return checkouts[0]
         if len(checkouts) > 1:
@@ -187,7 +182,7 @@ def _checkout(repo_path: str | None, roots: list[str], cwd: str) -> str:
                              "pass repo_path to say which one to hand off")
         raise UsageError("none of the client's roots is a git repository (" + ", ".join(roots) + ")",
                          "pass repo_path: the git checkout to hand off")
-    if _git_toplevel(cwd) is None:
+    if git_toplevel(cwd) is None:
         raise UsageError(f"no git repository at {cwd} (the server's working directory)",
                          "pass repo_path: the git checkout to hand off")
     return cwd
