@@ -217,11 +217,15 @@ class EndpointsMixin:
         session = self._session_or_404(request)
         return session if isinstance(session, _Reply) else _Reply(200, self._v1_session(session))
 
-    def _v1_send(self, request: _Request) -> _Reply:
+    def _message_target(self, request: _Request) -> _Session | _Reply:
+        """The session a send names, or the reply refusing it (a body without `message`, an unknown id)."""
         errors = self._body_errors(request, "message", ())
         if errors:
             return self._invalid(request, errors)
-        session = self._session_or_404(request)
+        return self._session_or_404(request)
+
+    def _v1_send(self, request: _Request) -> _Reply:
+        session = self._message_target(request)
         if isinstance(session, _Reply):
             return session
         if session.state == "suspended":
@@ -275,10 +279,7 @@ class EndpointsMixin:
         return _Reply(200, {"items": items, **meta})
 
     def _v3_send(self, request: _Request) -> _Reply:
-        errors = self._body_errors(request, "message", ())
-        if errors:
-            return self._invalid(request, errors)
-        session = self._session_or_404(request)
+        session = self._message_target(request)
         if isinstance(session, _Reply):
             return session
         refused = self._reply(session, request.body["message"], time.monotonic())
