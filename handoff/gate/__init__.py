@@ -5,7 +5,8 @@ Public names (the rest of the package uses only these): `gate`, `GateResult`, `S
 `detectors` is the detect-secrets side (plugins, pre-filter, false-positive filters); `catalogue`
 holds the token formats as data, `rules` their shape and example generators, `plugins` the
 detect-secrets plugins made from them; `structure` turns structures into lines the plugins read;
-`keystores` knows binary key material by its first bytes.
+`keystores` knows binary key material by its first bytes; `baseline` is what a repo lets through
+(`.secrets.baseline`, `pragma: allowlist secret`).
 """
 
 from handoff.gate.engine import SENSITIVE_FILE, Finding, GateResult, ScanReport, gate, is_sensitive_path, mask

@@ -15,16 +15,14 @@ a pre-filter (see handoff/gate/detectors.py); a finding carries a masked preview
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from handoff.errors import ConfigError
 from handoff.gate import detectors as scan
 from handoff.gate import structure
+from handoff.gate.baseline import PRAGMA, PRAGMA_NEXTLINE, Baseline, load_baseline
 
 SENSITIVE_FILE = "Sensitive file"
 
@@ -127,82 +125,6 @@ def is_sensitive_path(path: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Baseline and inline allowlist
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """What a repo's detect-secrets `.secrets.baseline` lets through."""
-
-    hashes: Mapping[str, frozenset[str]] = field(default_factory=dict)   # filename -> sha1 of allowed values
-    exclude_files: tuple[re.Pattern[str], ...] = ()
-    exclude_lines: tuple[re.Pattern[str], ...] = ()
-    exclude_secrets: tuple[re.Pattern[str], ...] = ()
-
-    def allows(self, path: str, value: str) -> bool:
-        allowed = self.hashes.get(path)
-        return bool(allowed) and hashlib.sha1(value.encode("utf-8", "replace")).hexdigest() in allowed
-
-    def excludes_file(self, path: str) -> bool:
-        return any(pattern.search(path) for pattern in self.exclude_files)
-
-    def excludes_line(self, line: str) -> bool:
-        return any(pattern.search(line) for pattern in self.exclude_lines)
-
-    def excludes_secret(self, value: str) -> bool:
-        return any(pattern.search(value) for pattern in self.exclude_secrets)
-
-
-_REGEX_FILTERS = {
-    "detect_secrets.filters.regex.should_exclude_file": "exclude_files",
-    "detect_secrets.filters.regex.should_exclude_line": "exclude_lines",
-    "detect_secrets.filters.regex.should_exclude_secret": "exclude_secrets",
-}
-
-
-def load_baseline(repo_root: str | None) -> Baseline:
-    """Read `<repo_root>/.secrets.baseline`; an empty Baseline when there is none."""
-    if not repo_root:
-        return Baseline()
-    path = os.path.join(repo_root, scan.BASELINE_NAME)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-        return _parse_baseline(data)
-    except FileNotFoundError:
-        return Baseline()
-    except (OSError, ValueError, TypeError, AttributeError, re.error) as error:
-        raise ConfigError(f"{scan.BASELINE_NAME} is not a readable detect-secrets baseline ({error})",
-                          hint="fix it with `detect-secrets scan --baseline .secrets.baseline`") from None
-
-
-def _parse_baseline(data: dict) -> Baseline:
-    hashes: dict[str, set[str]] = {}
-    for filename, entries in (data.get("results") or {}).items():
-        name = filename.replace("\\", "/").removeprefix("./")
-        for entry in entries:
-            if entry.get("is_secret") is True or not entry.get("hashed_secret"):
-                continue
-            hashes.setdefault(name, set()).add(str(entry["hashed_secret"]).lower())
-    patterns: dict[str, list[re.Pattern[str]]] = {name: [] for name in _REGEX_FILTERS.values()}
-    for entry in data.get("filters_used") or ():
-        target = _REGEX_FILTERS.get(entry.get("path", ""))
-        if target:
-            raw = entry.get("pattern") or []
-            patterns[target].extend(re.compile(p) for p in ([raw] if isinstance(raw, str) else raw))
-    return Baseline(hashes={name: frozenset(values) for name, values in hashes.items()},
-                    exclude_files=tuple(patterns["exclude_files"]),
-                    exclude_lines=tuple(patterns["exclude_lines"]),
-                    exclude_secrets=tuple(patterns["exclude_secrets"]))
-
-
-# detect-secrets' inline allowlist (filters/allowlist.py), for the comment styles it knows.
-_COMMENT = r"(?:#|//|/\*|'|--|<!--)"
-_PRAGMA = re.compile(_COMMENT + r"[ \t]*pragma: ?(?:allow|white)list[ -]secret")
-_PRAGMA_NEXTLINE = re.compile(r"^[ \t]*" + _COMMENT + r"[ \t]*pragma: ?allowlist[ -]nextline[ -]secret")
-
-
-# ---------------------------------------------------------------------------------------------
 # Scanning
 
 
@@ -295,7 +217,7 @@ class _Scan:
 
     def _record(self, index: int, text: str, hits: list[scan.Hit], path: str, source: str, number: int,
                 skip: int) -> None:
-        pragma = bool(_PRAGMA.search(text)) or self._nextline_pragma(index)
+        pragma = bool(PRAGMA.search(text)) or self._nextline_pragma(index)
         for hit in hits:
             seen = self.seen.setdefault(index, set())
             if hit.value in seen or (hit.family != "vendor" and any(hit.value in value for value in seen)):
@@ -350,7 +272,7 @@ class _Scan:
                 if value in seen:
                     continue
                 seen.add(value)
-                if self.baseline.allows(path, value) or _PRAGMA.search(self.lines[near]):
+                if self.baseline.allows(path, value) or PRAGMA.search(self.lines[near]):
                     self.allowed += 1
                     continue
                 self.edits.append(_Edit(near, value, structure.AWS_SECRET_KIND, skip))
@@ -374,7 +296,7 @@ class _Scan:
 
     def _nextline_pragma(self, index: int) -> bool:
         previous = self._previous_line(index)
-        return previous is not None and bool(_PRAGMA_NEXTLINE.search(previous))
+        return previous is not None and bool(PRAGMA_NEXTLINE.search(previous))
 
     def _previous_line(self, index: int) -> str | None:
         return self.lines[index - 1] if index > 0 else None
