@@ -236,10 +236,10 @@ def test_the_repo_is_inspected_once(repo: Path, sim: Simulator, monkeypatch, cap
 
 
 def test_a_failed_create_is_saved_and_exits_5(repo: Path, sim: Simulator, monkeypatch, capsys):
-    from handoff.app import handoff
+    from handoff.app import launch
     from handoff.runtime import FakeClock
 
-    monkeypatch.setattr(handoff, "open_client", functools.partial(handoff.open_client, runtime=FakeClock().runtime()))
+    monkeypatch.setattr(launch, "open_client", functools.partial(launch.open_client, runtime=FakeClock().runtime()))
     sim.inject("create", "503", times=8)  # every attempt of the first create (one worker: deterministic)
     monkeypatch.chdir(repo)
     code = run_each(tasks_file(repo, "a\nb\nc\n"), None, HandoffOptions(), settings_for(sim),

@@ -15,9 +15,10 @@ import pytest
 from helpers import run_cli_here
 
 from handoff import journal, notices, runtime
-from handoff.app import handoff as launch
+from handoff.app import launch, retry
 from handoff.config import Settings
 from handoff.devin.client import DevinClient
+from handoff.devin.errors import AuthError
 from handoff.errors import EXIT_CONFIG
 from handoff.prompt import build_request, new_client_tag
 from handoff.runtime import Runtime
@@ -125,7 +126,7 @@ def test_a_disk_that_fills_after_the_create_keeps_the_handoff_and_retry_journals
 
     monkeypatch.setattr(journal, "_write_bytes", real_write)
     fake_clock.now += launch.IN_FLIGHT_SECONDS  # long after: nothing of it can still be in flight
-    result = launch.retry_outbox(settings, None)
+    result = retry.retry_outbox(settings, None)
     assert [(s.found, s.session.session_id) for s in result.sent] == [(True, session.session_id)]
     assert len(_creates(sim)) == 1 and journal.get_session(session.session_id) is not None
     assert journal.load_outbox() == []
@@ -145,7 +146,7 @@ def test_an_unwritable_state_dir_is_exit_4_naming_the_path_and_nothing_is_sent(s
 def test_an_api_failure_keeps_the_entry_with_its_reason_and_no_window(sim, settings, fake_clock):
     sim.inject("create", "401")
     request = _request()
-    with pytest.raises(launch.AuthError) as raised:
+    with pytest.raises(AuthError) as raised:
         launch.create_session(request, settings, {})
     assert f"devin-handoff retry {request.client_tag}" in raised.value.hint
     [item] = journal.load_outbox()
@@ -164,8 +165,8 @@ def _save(settings: Settings, *, in_flight_for: float, now: float) -> journal.Ou
 def test_retry_never_resends_while_an_earlier_attempt_may_land_then_sends_once(sim, settings, fake_clock):
     item = _save(settings, in_flight_for=40, now=fake_clock.now)
     events: list[object] = []
-    result = launch.retry_outbox(settings, None, events.append)
-    waits = [e for e in events if isinstance(e, launch.RetryWaiting)]
+    result = retry.retry_outbox(settings, None, events.append)
+    waits = [e for e in events if isinstance(e, retry.RetryWaiting)]
     assert [round(w.seconds) for w in waits] == [40] and sum(fake_clock.slept) >= 40
     lookups = [r for r in sim.requests if r["call"] == "list"]
     assert len(lookups) >= 40 / launch.LOOKUP_EVERY
@@ -187,7 +188,7 @@ def test_an_earlier_attempt_landing_during_the_window_is_adopted_not_duplicated(
 
     monkeypatch.setattr(runtime, "DEFAULT", Runtime(clock=fake_clock, sleep=sleep_while_it_lands,
                                                     wall=lambda: fake_clock.now))
-    result = launch.retry_outbox(settings, None)
+    result = retry.retry_outbox(settings, None)
     earlier.close()
     assert [s.found for s in result.sent] == [True]
     assert len(_creates(sim)) == 1 and _sessions_with(sim, item.client_tag) == 1
@@ -197,7 +198,7 @@ def test_an_earlier_attempt_landing_during_the_window_is_adopted_not_duplicated(
 def test_a_failed_lookup_proves_nothing_and_keeps_the_window(sim, settings, fake_clock):
     item = _save(settings, in_flight_for=40, now=fake_clock.now)
     sim.inject("list", "500", times=1000)
-    result = launch.retry_outbox(settings, None)
+    result = retry.retry_outbox(settings, None)
     assert [f.handoff_id for f in result.failed] == [item.client_tag] and _creates(sim) == []
     kept = journal.get_outbox(item.client_tag)
     assert kept.in_flight_until == item.in_flight_until and kept.reason.startswith("looking it up by tag failed")
@@ -236,10 +237,10 @@ def test_a_handoff_locked_by_another_process_is_skipped_with_a_note(sim, setting
 
 def test_retry_under_a_lock_reads_the_entry_again(sim, settings, fake_clock):
     item = _save(settings, in_flight_for=0, now=fake_clock.now)
-    result = launch.RetryResult()
+    result = retry.RetryResult()
     journal.remove_outbox(item.client_tag)  # another process sent it after this one listed the outbox
     with DevinClient(settings) as client:
-        launch._retry_one(client, item.client_tag, settings, result, lambda _: None)
+        retry._retry_one(client, item.client_tag, settings, result, lambda _: None)
     assert [s.reason for s in result.skipped] == ["already sent by another devin-handoff process"]
     assert sim.requests == []
 
@@ -357,7 +358,7 @@ def test_a_v1_key_finds_a_landed_attempt_by_tag_too(sim, monkeypatch, fake_clock
     item = _save(v1, in_flight_for=30, now=fake_clock.now)
     with DevinClient(v1) as earlier:  # the interrupted attempt did land
         earlier.create(item.body, client_tag=item.client_tag)
-    result = launch.retry_outbox(v1, None)
+    result = retry.retry_outbox(v1, None)
     assert [s.found for s in result.sent] == [True] and fake_clock.slept == []
     assert len(_creates(sim)) == 1 and _sessions_with(sim, item.client_tag) == 1
     assert journal.load_outbox() == []

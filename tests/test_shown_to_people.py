@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import make_repo, run_cli_here, write
 
-from handoff.app.handoff import safe_names
+from handoff.app.findings import safe_names
 from handoff.simulator import Simulator
 
 # Fake, real-shaped: AWS's documented example key id.

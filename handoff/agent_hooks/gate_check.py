@@ -28,7 +28,7 @@ class GateVerdict:
     @functools.cached_property
     def found(self) -> list[str]:
         """The masked findings, listed once for both texts."""
-        from handoff.app.handoff import findings_lines
+        from handoff.app.findings import findings_lines
 
         findings = self.findings
         lines = [f"devin-handoff: this handoff would send {len(findings)} secret(s); nothing was sent. Found:"]
@@ -102,7 +102,7 @@ def check_command(command: str, cwd: str) -> GateVerdict | None:
 
 def deny_reason(verdict: GateVerdict, *, for_agent: bool) -> str:
     """Masked findings and what to do; never a secret value, and for an agent never a way past the gate."""
-    from handoff.app.handoff import AGENT_STOP, human_fix
+    from handoff.app.findings import AGENT_STOP, human_fix
 
     lines = list(verdict.found)
     if for_agent:

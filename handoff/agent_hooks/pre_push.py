@@ -10,7 +10,7 @@ from handoff.errors import mask_secrets
 
 def pre_push(stdin_text: str, cwd: str) -> tuple[int, list[str]]:
     """git pre-push: scan the diff of the outgoing commits; (1, masked findings) aborts the push."""
-    from handoff.app.handoff import findings_lines
+    from handoff.app.findings import findings_lines
     from handoff.app.outgoing import scan_outgoing
 
     scan = scan_outgoing(stdin_text, cwd)

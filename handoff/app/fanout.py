@@ -25,12 +25,12 @@ from handoff.app.handoff import (
     FACTS_SOURCE,
     HandoffOptions,
     PreparedHandoff,
-    create_session,
     inspect_repo,
     patch_room_for,
     prepare,
     prepare_bundle,
 )
+from handoff.app.launch import create_session
 from handoff.config import Settings
 from handoff.errors import EXIT_UNREACHABLE, HandoffError, UsageError
 from handoff.repo import RepoContext

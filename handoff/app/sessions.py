@@ -233,7 +233,7 @@ def list_handoffs(settings: Settings, client_factory: Callable[[Settings], Any] 
 
 
 def _one_shot_client(settings: Settings) -> Any:
-    from handoff.app.handoff import open_client
+    from handoff.app.launch import open_client
 
     return open_client(settings, retry_budget=ONE_SHOT_RETRY_BUDGET)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from handoff.app import fanout
 from handoff.app.fanout import FanoutTask, Launched
-from handoff.app.handoff import HandoffOptions, PreparedHandoff, blocked_error, bundle_blocked
+from handoff.app.findings import blocked_error
+from handoff.app.handoff import HandoffOptions, PreparedHandoff, bundle_blocked
 from handoff.cli.render import LabelledOutput, Output, findings_json, repo_summary_lines
 from handoff.config import Settings
 from handoff.errors import EXIT_INTERRUPTED, EXIT_UNREACHABLE, HandoffError

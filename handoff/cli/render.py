@@ -11,8 +11,8 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from handoff.app.handoff import findings_json as findings_json  # re-exported for the commands
-from handoff.app.handoff import findings_lines, safe_names
+from handoff.app.findings import findings_json as findings_json  # re-exported for the commands
+from handoff.app.findings import findings_lines, safe_names
 from handoff.errors import UsageError, mask_secrets
 
 _COLOURS = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36",

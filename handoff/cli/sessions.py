@@ -15,7 +15,7 @@ def settings_with_key(api_url: str | None, org_id: str | None, user_id: str | No
 
 
 def one_shot_client(settings: Settings) -> Any:
-    from handoff.app.handoff import open_client
+    from handoff.app.launch import open_client
     from handoff.app.sessions import ONE_SHOT_RETRY_BUDGET
 
     return open_client(settings, retry_budget=ONE_SHOT_RETRY_BUDGET)

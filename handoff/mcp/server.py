@@ -145,7 +145,7 @@ def _require_settings(cwd: str | None) -> Any:
 
 
 def _client(cwd: str | None = None) -> Any:
-    from handoff.app.handoff import open_client
+    from handoff.app.launch import open_client
 
     return open_client(_require_settings(cwd))
 
@@ -190,7 +190,8 @@ def _checkout(repo_path: str | None, roots: list[str], cwd: str) -> str:
 
 def _blocked_message(prepared: Any) -> str:
     """For the agent: masked findings, stop and tell the user, or retry with redact. Never a way past the gate."""
-    from handoff.app.handoff import blocked_error, bundle_blocked, findings_lines
+    from handoff.app.findings import blocked_error, findings_lines
+    from handoff.app.handoff import bundle_blocked
 
     report = prepared.gate.report
     error = blocked_error(redact="call again with redact=true", for_agent=True,
@@ -202,7 +203,7 @@ def _blocked_message(prepared: Any) -> str:
 
 def _tell_the_person(prepared: Any) -> None:
     """The ways to clear a finding, for the person: the client's server log (stderr), not the model."""
-    from handoff.app.handoff import findings_lines, human_fix
+    from handoff.app.findings import findings_lines, human_fix
 
     lines = ["devin-handoff: a handoff was blocked by the secret gate:", *findings_lines(prepared.gate.report),
              f"To fix: {human_fix('ask the agent to call handoff_create again with redact=true')}."]
@@ -213,7 +214,8 @@ def create_handoff(task: str, context: str | None, tags: list[str] | None, repo_
                    max_diff_bytes: int | None, cwd: str, allow_partial: bool = False,
                    roots: list[str] | None = None, bundle: bool | None = None) -> CreateResult:
     """Inspect, gate, build and post one handoff (the CLI's `create --detach`)."""
-    from handoff.app.handoff import HandoffOptions, create_session, prepare, refuse_unreproducible
+    from handoff.app.handoff import HandoffOptions, prepare, refuse_unreproducible
+    from handoff.app.launch import create_session
     from handoff.repo import DEFAULT_MAX_DIFF_BYTES
 
     if not task or not task.strip():

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
+from handoff.app.findings import blocked_error
 from handoff.app.handoff import (
     HandoffOptions,
     PreparedHandoff,
-    blocked_error,
     bundle_blocked,
     prepare,
     refuse_unreproducible,
@@ -183,7 +183,7 @@ def _push_first(out: Output) -> None:
 def launch_prepared(prepared: PreparedHandoff, settings: Settings, out: Output, *, detach: bool, interval: float,
                     archive: bool) -> int:
     """Post a gated handoff, announce the session, then follow it unless `detach`."""
-    from handoff.app.handoff import create_session
+    from handoff.app.launch import create_session
 
     tag = prepared.request.client_tag
     try:
@@ -216,7 +216,7 @@ def launch_prepared(prepared: PreparedHandoff, settings: Settings, out: Output, 
 
 def _interrupted_launch(client_tag: str) -> Interrupted:
     """What an interruption while posting left behind, and the command that resumes from there."""
-    from handoff.app.handoff import launch_state
+    from handoff.app.launch import launch_state
 
     where, entry = launch_state(client_tag)
     if where == "outbox":

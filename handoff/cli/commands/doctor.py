@@ -51,7 +51,7 @@ def _check_key(settings: Settings) -> Check:
 
 def _check_api(settings: Settings) -> list[Check]:
     """A cheap authenticated call; where the API works inside an organization, its id and one read in it."""
-    from handoff.app.handoff import open_client
+    from handoff.app.launch import open_client
     from handoff.devin.errors import UnreachableError
 
     checks: list[Check] = []

@@ -32,7 +32,7 @@ def pickup(session: str, use_stash: bool, branch: str | None, api_url: str | Non
     branch is only fast-forwarded, never rewritten.
     """
     from handoff import pickup as picker
-    from handoff.app.handoff import open_client
+    from handoff.app.launch import open_client
     from handoff.devin.ids import normalize_session_id
 
     out = Output(json_mode)

@@ -13,7 +13,7 @@ from handoff.cli.render import Output
 
 
 def _show(event: Any, out: Output) -> None:
-    from handoff.app.handoff import RetryFailed, RetrySent, RetrySkipped, RetryWaiting
+    from handoff.app.retry import RetryFailed, RetrySent, RetrySkipped, RetryWaiting
 
     if isinstance(event, RetrySent):
         how = "found (an earlier attempt had landed)" if event.found else "sent"
@@ -40,7 +40,7 @@ def retry(handoff_id: str | None, api_url: str | None, org_id: str | None, user_
     land, so a create that did reach Devin is never duplicated; one process at a time sends a
     handoff (others skip it). HANDOFF_ID (the `handoff-…` tag) picks one; without it, all are sent.
     """
-    from handoff.app.handoff import retry_outbox
+    from handoff.app.retry import retry_outbox
 
     out = Output(json_mode)
     settings = load_settings(api_url=api_url, org_id=org_id, user_id=user_id)
