@@ -96,10 +96,13 @@ def check_api_url(url: str, source: str) -> str:
 
 
 def resolve_settings(read_git_config: Callable[[], Mapping[str, str]], api_url: str | None = None,
-                     org_id: str | None = None, user_id: str | None = None) -> Settings:
+                     org_id: str | None = None, user_id: str | None = None, *,
+                     creates_sessions: bool = True) -> Settings:
     """Resolve settings: explicit flag > environment > git config > default. `read_git_config` gives the
     `handoff.*` values (keys lower-cased, prefix dropped); it is called only when a flag and the environment
-    leave a value open (see handoff/app/settings.py, which reads them through the repo stage)."""
+    leave a value open (see handoff/app/settings.py, which reads them through the repo stage). The user id
+    only shapes a create, so a command that creates no session (`creates_sessions=False`) leaves it to the
+    flag and the environment and does not start git for it."""
 
     configured: Mapping[str, str] | None = None
 
@@ -117,6 +120,7 @@ def resolve_settings(read_git_config: Callable[[], Mapping[str, str]], api_url: 
     return Settings(
         api_key=clean_key(os.environ.get("DEVIN_API_KEY")),
         org_id=pick(org_id, "DEVIN_ORG_ID", "orgId"),
-        user_id=pick(user_id, "DEVIN_USER_ID", "userId"),
+        user_id=pick(user_id, "DEVIN_USER_ID", "userId") if creates_sessions
+        else (user_id or os.environ.get("DEVIN_USER_ID") or "").strip() or None,
         api_url=check_api_url(chosen_url, source) if chosen_url else DEFAULT_API_URL,
     )

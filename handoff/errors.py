@@ -8,7 +8,8 @@ an API key that slipped into a message is never printed.
 from __future__ import annotations
 
 import os
-import re
+
+from handoff.lazy_regex import lazy_compile
 
 EXIT_OK = 0
 EXIT_SESSION_FAILED = 1
@@ -64,9 +65,9 @@ class SavedBundleGone(HandoffError):
     exit_code = EXIT_USAGE
 
 # Devin keys (`apk_…`, `apk_user_…`, `cog_…`) and bearer tokens, wherever they appear.
-_KEY_PATTERN = re.compile(r"\b(apk_user_|apk_|cog_)[A-Za-z0-9_\-]{4,}")
-_BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-.=]+")
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@]+@")
+_KEY_PATTERN = lazy_compile(r"\b(apk_user_|apk_|cog_)[A-Za-z0-9_\-]{4,}")
+_BEARER_PATTERN = lazy_compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-.=]+")
+_URL_CREDENTIALS = lazy_compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@]+@")
 
 
 def mask_key(key: str | None) -> str:

@@ -8,11 +8,11 @@ A dirty tree is refused unless the caller asks to stash it; nothing the user wro
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from handoff.errors import HandoffError, UsageError
+from handoff.lazy_regex import lazy_compile
 from handoff.repo.pickup import (  # noqa: F401  (re-exported: the pickup command and tests use these names)
     GIT_TIMEOUT,
     SCRATCH_REF,
@@ -60,8 +60,8 @@ class PickupResult:
     ahead: int = 0         # local commits on the branch beyond the PR head (kept)
 
 
-_GITHUB_PATH = re.compile(r"^/(?P<slug>[^/]+/[^/]+)/pull/(?P<num>\d+)(?:/.*)?$")
-_GITLAB_PATH = re.compile(r"^/(?P<slug>[^/]+(?:/[^/]+)+?)/-/merge_requests/(?P<num>\d+)(?:/.*)?$")
+_GITHUB_PATH = lazy_compile(r"^/(?P<slug>[^/]+/[^/]+)/pull/(?P<num>\d+)(?:/.*)?$")
+_GITLAB_PATH = lazy_compile(r"^/(?P<slug>[^/]+(?:/[^/]+)+?)/-/merge_requests/(?P<num>\d+)(?:/.*)?$")
 
 
 def parse_pr_url(url: str, extra_hosts: dict[str, str] | None = None) -> PrRef:

@@ -20,12 +20,12 @@ from typing import Any
 
 from handoff import __version__
 from handoff.errors import UsageError
+from handoff.limits import DEFAULT_PROMPT_BYTES
 from handoff.repo import Commit, RepoContext
 from handoff.tags import HANDOFF_TAG, MAX_TAG_CHARS, MAX_TAGS
 from handoff.tags import new_client_tag as new_client_tag  # re-exported: one definition of handoff tags
 
 MAX_TITLE_CHARS = 100
-DEFAULT_PROMPT_BYTES = 100_000
 MAX_LISTED_FILES = 200        # files named one by one in the facts; the rest are counted per top folder
 FACTS_MAX_BYTES = 24_000      # the facts block never takes more than this of the budget
 INSTRUCTIONS_MAX_BYTES = 2_000

@@ -8,9 +8,10 @@ builder (`handoff/prompt.py`), the Devin client and `handoff/app/sessions.py` al
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterable
+
+from handoff.lazy_regex import lazy_compile
 
 TOOL_TAG = "devin-handoff-cli"   # this tool's alone
 LEGACY_TAG = "handoff"           # what older versions sent; other tools send it too
@@ -18,7 +19,7 @@ HANDOFF_TAG = TOOL_TAG           # the tag every new handoff carries
 MAX_TAGS = 50          # the API's limit per session
 MAX_TAG_CHARS = 100
 
-_CLIENT_TAG = re.compile(r"^handoff-[0-9a-f]{12}$")
+_CLIENT_TAG = lazy_compile(r"^handoff-[0-9a-f]{12}$")
 
 
 def new_client_tag() -> str:

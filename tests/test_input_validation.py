@@ -141,6 +141,31 @@ def test_a_bad_git_config_api_url_is_named(tmp_path: Path) -> None:
         check_api_url("file:///etc/passwd", "x")
 
 
+def test_git_config_settings_apply_and_only_a_create_reads_the_user_id(tmp_path: Path, monkeypatch) -> None:
+    from handoff.app.settings import load_settings
+    from handoff.config import resolve_settings
+
+    repo = make_repo(tmp_path / "r", {"a.txt": "one\n"})
+    for key, value in (("handoff.orgId", "org-git"), ("handoff.userId", "user-first"), ("handoff.userId", "user-git")):
+        subprocess.run(["git", "config", "--add", key, value], cwd=repo, check=True, env={**os.environ, **GIT_ENV})
+    for name in ("DEVIN_ORG_ID", "DEVIN_USER_ID", "DEVIN_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    creating = load_settings(cwd=str(repo))
+    assert (creating.org_id, creating.user_id) == ("org-git", "user-git")   # the last value wins, as in git
+    reading = load_settings(cwd=str(repo), creates_sessions=False)
+    assert (reading.org_id, reading.user_id) == ("org-git", None)
+    monkeypatch.setenv("DEVIN_USER_ID", " user-env ")
+    assert load_settings(cwd=str(repo), creates_sessions=False).user_id == "user-env"
+
+    def no_git() -> dict[str, str]:
+        raise AssertionError("git config read although flags and the environment settle every value")
+
+    monkeypatch.setenv("DEVIN_API_URL", "https://api.devin.ai")
+    monkeypatch.setenv("DEVIN_ORG_ID", "org-env")
+    monkeypatch.delenv("DEVIN_USER_ID")
+    assert resolve_settings(no_git, creates_sessions=False).user_id is None
+
+
 # -- standard input -----------------------------------------------------------------------------------------
 
 def test_task_dash_reads_stdin_and_never_sends_a_dash(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from helpers import make_repo, run_cli_here, write
 from markdown_it import MarkdownIt
 
 from handoff.errors import UsageError
+from handoff.limits import DEFAULT_PROMPT_BYTES
 from handoff.prompt import (
-    DEFAULT_PROMPT_BYTES,
     FACTS_MAX_BYTES,
     MAX_LISTED_FILES,
     build_request,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import re
 import string
@@ -382,6 +383,35 @@ def test_detect_secrets_is_not_imported_when_no_line_is_a_candidate() -> None:
             "{'task': 'rename a variable'}, repo_root=None); "
             "print(r.report.blocked, 'detect_secrets' in sys.modules)")
     assert _run(code) == "False False"
+
+
+def test_quoted_commit_ids_and_digests_never_load_detect_secrets() -> None:
+    # What every handoff's facts carry: a commit id in quotes cannot pass an entropy limit (16 distinct
+    # characters at most), so the pre-filter settles it without starting detect-secrets' plugins.
+    sha, digest = hashlib.sha1(b"x").hexdigest(), hashlib.sha256(b"x").hexdigest()
+    facts = f'{{\\n  "head": "{sha}",\\n  "base_commit": "{sha}",\\n  "tree_digest": "{digest}"\\n}}'
+    code = ("import sys; from handoff.gate import gate; "
+            f"r = gate('', {{'facts': '{facts}'}}, repo_root=None); "
+            "print(r.report.blocked, 'detect_secrets' in sys.modules)")
+    assert _run(code) == "False False"
+
+
+def test_the_entropy_bound_uses_the_plugins_own_limits() -> None:
+    from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString, HexHighEntropyString
+
+    detectors = scan
+    for plugin in (Base64HighEntropyString(), HexHighEntropyString()):
+        _, least_distinct = detectors._ENTROPY_RUNS[type(plugin).__name__]
+        assert detectors._ENTROPY_LIMITS[type(plugin).__name__] == plugin.entropy_limit
+        assert math.log2(least_distinct) > plugin.entropy_limit >= math.log2(least_distinct - 1)
+    # one distinct character short of the bound: no plugin runs; at the bound it does, and a real value is caught
+    fewest = "".join(sorted(set(string.ascii_letters + string.digits)))
+    assert detectors.plugins_for_line(f'x = "{fewest[:22] * 2}"') == ()
+    assert [spec.name for spec in detectors.plugins_for_line(f'x = "{fewest[:23] * 2}"')] == [
+        "Base64HighEntropyString"]
+    value = "".join(_RNG.sample(_ALNUM, 40))   # 40 distinct characters: 5.3 bits
+    assert [f.kind for f in gate("", {"t": f'blob = "{value}"'}, repo_root=None).report.findings] == [
+        "Base64 High Entropy String"]
 
 
 def test_requests_is_deferred_when_detect_secrets_runs() -> None:

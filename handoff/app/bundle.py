@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from handoff.errors import SavedBundleGone
 from handoff.gate import SENSITIVE_FILE, Finding, ScanReport, binary_key_kind, gate, is_sensitive_path
+from handoff.limits import DEFAULT_MAX_BUNDLE_BYTES
 from handoff.prompt import BundleFacts, awaits_bundle_url, with_bundle_url
-from handoff.repo import DEFAULT_MAX_BUNDLE_BYTES
 
 if TYPE_CHECKING:
     from handoff.devin.client import DevinClient

@@ -33,6 +33,7 @@ from handoff.app.handoff import (
 from handoff.app.launch import create_session
 from handoff.config import Settings
 from handoff.errors import EXIT_UNREACHABLE, HandoffError, UsageError
+from handoff.lazy_regex import lazy_compile
 from handoff.repo import RepoContext
 
 MAX_TASKS = 50          # a typo'd file should not start hundreds of paid sessions
@@ -129,8 +130,8 @@ def _json_task(line: str, *, index: int, number: int, source: str) -> FanoutTask
 
 # -- overlap ------------------------------------------------------------------------------------------
 
-_URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://\S+", re.I)
-_PATH_TOKEN = re.compile(r"[\w.\-]*[\w\-](?:/[\w.\-]+)+/?"         # src/app.py, docs/api/
+_URL = lazy_compile(r"\b[a-z][a-z0-9+.\-]*://\S+", re.I)
+_PATH_TOKEN = lazy_compile(r"[\w.\-]*[\w\-](?:/[\w.\-]+)+/?"         # src/app.py, docs/api/
                          r"|[\w.\-]*[\w\-]/(?![\w.\-])"              # docs/
                          r"|[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z]\w{0,7}\b")  # README.md
 

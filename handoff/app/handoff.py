@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from handoff.gate import GateResult, gate
+from handoff.limits import DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_DIFF_BYTES, DEFAULT_PROMPT_BYTES
 from handoff.prompt import (
-    DEFAULT_PROMPT_BYTES,
     HandoffRequest,
     build_request,
     bundle_room,
@@ -24,8 +24,6 @@ from handoff.prompt import (
     render_facts,
 )
 from handoff.repo import (
-    DEFAULT_MAX_BUNDLE_BYTES,
-    DEFAULT_MAX_DIFF_BYTES,
     Problem,
     RepoContext,
     reproducibility_problems,

@@ -17,5 +17,7 @@ def handoff_git_config(cwd: str | None) -> dict[str, str]:
 
 
 def load_settings(api_url: str | None = None, org_id: str | None = None, user_id: str | None = None,
-                  cwd: str | None = None) -> Settings:
-    return resolve_settings(lambda: handoff_git_config(cwd), api_url=api_url, org_id=org_id, user_id=user_id)
+                  cwd: str | None = None, *, creates_sessions: bool = True) -> Settings:
+    """`creates_sessions=False` for commands that only read or message sessions (see `resolve_settings`)."""
+    return resolve_settings(lambda: handoff_git_config(cwd), api_url=api_url, org_id=org_id, user_id=user_id,
+                            creates_sessions=creates_sessions)

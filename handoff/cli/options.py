@@ -13,8 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from handoff.errors import UsageError
-from handoff.prompt import DEFAULT_PROMPT_BYTES
-from handoff.repo import DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_DIFF_BYTES
+from handoff.limits import DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_MAX_DIFF_BYTES, DEFAULT_PROMPT_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
 

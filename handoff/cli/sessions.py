@@ -9,7 +9,7 @@ from handoff.config import Settings
 
 
 def settings_with_key(api_url: str | None, org_id: str | None, user_id: str | None) -> Settings:
-    settings = load_settings(api_url=api_url, org_id=org_id, user_id=user_id)
+    settings = load_settings(api_url=api_url, org_id=org_id, user_id=user_id, creates_sessions=False)
     settings.require_key()
     return settings
 

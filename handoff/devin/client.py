@@ -45,6 +45,7 @@ from handoff.devin.ids import normalize_session_id
 from handoff.devin.models import Attachment, MessagePage, Session
 from handoff.devin.network import Proxy, RequestDeadline, deadline, make_transport, proxy_for
 from handoff.errors import UsageError, mask_key, mask_secrets
+from handoff.lazy_regex import lazy_compile
 from handoff.runtime import Runtime, Wait, current
 from handoff.tags import HANDOFF_TAG
 
@@ -56,7 +57,7 @@ REQUEST_DEADLINE = 40.0   # seconds one request may take in all (connect, send, 
 UPLOAD_RATE = 250_000     # bytes/s an attachment upload is given time for (2 Mbit/s: 50 MB in ~4 min)
 _RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id", "x-amzn-requestid")
-_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HTML_TITLE = lazy_compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 # -- reading HTTP answers -----------------------------------------------------------------------------

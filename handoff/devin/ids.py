@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from handoff.config import APP_URL
 from handoff.errors import UsageError, mask_secrets
+from handoff.lazy_regex import lazy_compile
 
-_SESSION_ID = re.compile(r"^(?:devin-)?([A-Za-z0-9][A-Za-z0-9_-]{0,127})$")
-_SESSION_URL = re.compile(r"^(?:https?://)?[^/\s]+(?:/[^/\s?#]+)*?/sessions/(?:devin-)?([A-Za-z0-9][A-Za-z0-9_-]{0,127})/?"
+_SESSION_ID = lazy_compile(r"^(?:devin-)?([A-Za-z0-9][A-Za-z0-9_-]{0,127})$")
+_SESSION_URL = lazy_compile(r"^(?:https?://)?[^/\s]+(?:/[^/\s?#]+)*?/sessions/(?:devin-)?([A-Za-z0-9][A-Za-z0-9_-]{0,127})/?"
                           r"(?:[?#]\S*)?$")
 
 

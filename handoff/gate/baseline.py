@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from handoff.errors import ConfigError
 from handoff.gate.detectors import BASELINE_NAME
+from handoff.lazy_regex import lazy_compile
 
 
 @dataclass(frozen=True)
@@ -86,5 +87,5 @@ def _parse_baseline(data: dict) -> Baseline:
 
 # detect-secrets' inline allowlist (filters/allowlist.py), for the comment styles it knows.
 _COMMENT = r"(?:#|//|/\*|'|--|<!--)"
-PRAGMA = re.compile(_COMMENT + r"[ \t]*pragma: ?(?:allow|white)list[ -]secret")
-PRAGMA_NEXTLINE = re.compile(r"^[ \t]*" + _COMMENT + r"[ \t]*pragma: ?allowlist[ -]nextline[ -]secret")
+PRAGMA = lazy_compile(_COMMENT + r"[ \t]*pragma: ?(?:allow|white)list[ -]secret")
+PRAGMA_NEXTLINE = lazy_compile(r"^[ \t]*" + _COMMENT + r"[ \t]*pragma: ?allowlist[ -]nextline[ -]secret")

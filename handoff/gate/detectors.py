@@ -34,6 +34,7 @@ from itertools import accumulate, pairwise
 from typing import Any
 
 from handoff.gate.catalogue import RULES
+from handoff.lazy_regex import lazy_compile
 
 PRIVATE_KEY = "Private Key"
 AWS_KEY = "AWS Access Key"
@@ -100,22 +101,7 @@ PLUGINS: tuple[PluginSpec, ...] = (
 )
 # IPPublicDetector is left out on purpose: a public IP address is not a credential.
 
-class _Lazy:
-    """A regex compiled on first use: importing the gate stays fast, and most triggers never run."""
-
-    __slots__ = ("pattern", "search")
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-        self.search = self._compile_and_search
-
-    def _compile_and_search(self, *args: Any) -> re.Match[str] | None:
-        compiled = re.compile(self.pattern)
-        self.search = compiled.search
-        return compiled.search(*args)
-
-
-_TRIGGERS = tuple((spec, _Lazy(spec.trigger)) for spec in PLUGINS)
+_TRIGGERS = tuple((spec, lazy_compile(spec.trigger)) for spec in PLUGINS)   # most triggers never run
 
 # Coarse scan over the whole text: needle -> the plugins it stands for. For each plugin, wherever its
 # trigger matches, one of its needles matches too. Each needle starts with a literal, so `re` finds
@@ -225,7 +211,7 @@ _CASED_SEARCH = _LiteralSearch.build(_CASED_LITERALS)
 _FOLDED_SEARCH = _LiteralSearch.build(_FOLDED_LITERALS)
 ALL_PLUGINS = frozenset(spec.name for spec in PLUGINS)
 # Characters that `re.IGNORECASE` equates with an ASCII letter but `str.lower()` does not.
-_FOLD_ODD = re.compile("[\u0130\u0131\u017f\u212a]")
+_FOLD_ODD = lazy_compile("[\u0130\u0131\u017f\u212a]")
 _FOLD_MAP = {"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"}
 
 
@@ -289,7 +275,7 @@ _NO_ENTROPY_EXTENSIONS = frozenset({
     ".rar", ".realm", ".s7z", ".sum", ".svg", ".tar", ".tif", ".tiff", ".ttf", ".webp", ".woff", ".woff2",
     ".xls", ".xlsx", ".zip", ".lockfile", ".snap",
 })
-_MINIFIED = re.compile(r"[.-]min\.(?:js|mjs|cjs|css)$|\.bundle\.js$|\.chunk\.js$", re.IGNORECASE)
+_MINIFIED = lazy_compile(r"[.-]min\.(?:js|mjs|cjs|css)$|\.bundle\.js$|\.chunk\.js$", re.IGNORECASE)
 BASELINE_NAME = ".secrets.baseline"
 
 
@@ -321,7 +307,26 @@ def plugins_for_line(line: str, profile: FileProfile = TEXT_PROFILE,
         if (entropy or spec.family != "entropy")
         and (profile.keyword or spec.family == "vendor")
         and trigger.search(line)
+        and (spec.family != "entropy" or _entropy_possible(spec.name, line))
     )
+
+
+# Shannon entropy is at most log2 of the number of distinct characters, so a value can pass an entropy
+# plugin's limit only with more than 2**limit distinct ones (default limits: 4.5 bits for base64 -> 23,
+# 3.0 for hex -> 9; the gate never changes them). Every value a plugin reads lies within one run of its
+# charset, so a line whose runs all have fewer distinct characters cannot be flagged: a quoted commit id
+# or a hex digest then never loads detect-secrets.
+_ENTROPY_LIMITS = {_ENTROPY_B64: 4.5, _ENTROPY_HEX: 3.0}
+_ENTROPY_CHARSETS = {_ENTROPY_B64: _B64, _ENTROPY_HEX: "0-9a-fA-F"}
+_ENTROPY_RUNS = {
+    name: (lazy_compile(f"[{_ENTROPY_CHARSETS[name]}]{{{least},}}"), least)
+    for name, least in ((name, math.floor(2 ** limit) + 1) for name, limit in _ENTROPY_LIMITS.items())
+}
+
+
+def _entropy_possible(name: str, line: str) -> bool:
+    runs, least_distinct = _ENTROPY_RUNS[name]
+    return any(len(set(run.group())) >= least_distinct for run in runs.finditer(line))
 
 
 @lru_cache(maxsize=1024)
@@ -339,7 +344,7 @@ def is_candidate(line: str, path: str = "") -> bool:
     return bool(names) and bool(plugins_for_line(line, profile, names))
 
 
-_DOTENV = re.compile(r"^(\s*(?:export\s+)?[A-Za-z_][\w.-]*\s*=\s*)([^\s'\"#][^\s#]*)(.*)$")
+_DOTENV = lazy_compile(r"^(\s*(?:export\s+)?[A-Za-z_][\w.-]*\s*=\s*)([^\s'\"#][^\s#]*)(.*)$")
 
 
 def dotenv_quote(line: str) -> str:
@@ -446,12 +451,12 @@ class Hit:
         return (self.value, self.reported) if self.reported and self.reported != self.value else (self.value,)
 
 
-_CREDENTIAL_WORDS = re.compile(
+_CREDENTIAL_WORDS = lazy_compile(
     r"key|token|secret|passw|pwd|auth|credential|bearer|private|session|cookie|salt|signing|api", re.IGNORECASE)
-_SRI = re.compile(r"^sha(?:1|256|384|512)-")
+_SRI = lazy_compile(r"^sha(?:1|256|384|512)-")
 _BINARY_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"\x1f\x8b", b"PK\x03\x04", b"BM", b"RIFF",
                  b"\x00\x00\x01\x00", b"wOF", b"OTTO", b"\x00\x01\x00\x00", b"<svg", b"<?xml", b"\x7fELF")
-_PLACEHOLDERS = re.compile(
+_PLACEHOLDERS = lazy_compile(
     r"^(?:x+|\*+|\.+|-+|_+|#+|none|null|nil|true|false|undefined|todo|tbd|<[^>]*>|\{\{.*\}\}|%\(\w+\)s"
     r"|(?:your|my|the|some)[-_ ]?(?:api[-_ ]?|access[-_ ]?|auth[-_ ]?|app[-_ ]?|db[-_ ]?)?"
     r"(?:key|token|secret|password|pass|pwd)s?"
@@ -461,17 +466,17 @@ _PLACEHOLDERS = re.compile(
     r"|.*(?:changeme|change_me|change-me|changethis|change_this|change-this|example|placeholder|dummy|sample"
     r"|redacted|replace[-_]?me|[-_]here|xxxx|\*\*\*\*|…).*)$",
     re.IGNORECASE)
-_EXAMPLE_HOSTS = re.compile(r"^(?:[\w-]+\.)*(?:example\.(?:com|org|net)|[\w-]+\.(?:example|test|invalid))$",
+_EXAMPLE_HOSTS = lazy_compile(r"^(?:[\w-]+\.)*(?:example\.(?:com|org|net)|[\w-]+\.(?:example|test|invalid))$",
                             re.IGNORECASE)
 # `secret_name = "…"`, `passwordField: …`: the value names or points to a secret, it is not one.
-_REFERENCE_NAME = re.compile(
+_REFERENCE_NAME = lazy_compile(
     r"(?:name|names|ref|id|ids|type|types|kind|path|file|filename|field|env|var|label|prompt|length|len|policy"
     r"|manager|provider|store|hint|regex|pattern|mode|version|count|min|max|enabled|required|format|header"
     r"|url|uri|arn|location|source|class|message|msg|text|title|placeholder|description|help|error)$",
     re.IGNORECASE)
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z_.-]*$")
-_KEYWORD_IN_NAME = re.compile(r"key|pass|pwd|secret|token", re.IGNORECASE)
-_NAME_BEFORE_VALUE = re.compile(r"([A-Za-z][\w.-]*)[\"'\]]*\s*(?:[:=!]=?=?|=>|:=|\()\s*[@\"'`]*$")
+_IDENTIFIER = lazy_compile(r"^[A-Za-z][A-Za-z_.-]*$")
+_KEYWORD_IN_NAME = lazy_compile(r"key|pass|pwd|secret|token", re.IGNORECASE)
+_NAME_BEFORE_VALUE = lazy_compile(r"([A-Za-z][\w.-]*)[\"'\]]*\s*(?:[:=!]=?=?|=>|:=|\()\s*[@\"'`]*$")
 # Their regexes capture only the token's prefix ("ghp"), or an optional part: take the whole match.
 _WHOLE_MATCH_PLUGINS = frozenset({"GitHubTokenDetector", "GitLabTokenDetector"})
 _RANK = {"vendor": 0, "keyword": 1, "entropy": 2}
@@ -519,8 +524,8 @@ def _drop_overlaps(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
-_TOKEN_TAIL = re.compile(r"[A-Za-z0-9_+/=-]*")
-_JWT_TAIL = re.compile(r"[A-Za-z0-9_+/=.-]*")
+_TOKEN_TAIL = lazy_compile(r"[A-Za-z0-9_+/=-]*")
+_JWT_TAIL = lazy_compile(r"[A-Za-z0-9_+/=.-]*")
 
 
 def whole_token(line: str, value: str, plugin: str = "") -> str:
@@ -534,7 +539,7 @@ def whole_token(line: str, value: str, plugin: str = "") -> str:
     return whole.rstrip(".") or value
 
 
-_AWS_PREFIX = re.compile(r"^(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)")
+_AWS_PREFIX = lazy_compile(r"^(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)")
 _SHOWN_PREFIX = {"GitHubTokenDetector": 4, "SlackDetector": 5, "StripeDetector": 8, "SendGridDetector": 3,
                  "JwtTokenDetector": 3, "PypiTokenDetector": 5, "SquareOAuthDetector": 7, "NpmDetector": 0}
 
@@ -572,8 +577,8 @@ def _plugin_values(spec: PluginSpec, line: str, path: str) -> list[tuple[str, st
     return values
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-PRIVATE_KEY_BEGIN = re.compile(r"BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?|BEGIN OpenVPN Static key V1"
+_LONE_SURROGATE = lazy_compile("[\ud800-\udfff]")
+PRIVATE_KEY_BEGIN = lazy_compile(r"BEGIN[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?|BEGIN OpenVPN Static key V1"
                                r"|PuTTY-User-Key-File-\d: \S+")
 
 
@@ -619,12 +624,12 @@ def _is_random_password(value: str) -> bool:
 
 
 _LEET = str.maketrans("013457@$", "oieastas")
-_SAMPLE_WORD = re.compile(r"pass|secret|word|admin|test|example|demo|sample|changeme|qwerty|letmein")
+_SAMPLE_WORD = lazy_compile(r"pass|secret|word|admin|test|example|demo|sample|changeme|qwerty|letmein")
 
 
 # detect-secrets' is_indirect_reference (`secret = get_secret()`, `key = headers['apikey']`) without its
 # leading `([^\v=!:]*)\s*`, which can match empty anyway and makes the search quadratic in the line length.
-_INDIRECT_REFERENCE = re.compile(r"(?::=?|[!=]{1,3})\s*[\w.-]+[\[\(][^\v]*[\]\)]")
+_INDIRECT_REFERENCE = lazy_compile(r"(?::=?|[!=]{1,3})\s*[\w.-]+[\[\(][^\v]*[\]\)]")
 
 
 def _is_indirect_reference(line: str, value: str = "") -> bool:
@@ -670,25 +675,25 @@ def _is_keyword_false_positive(value: str, line: str, named: bool = True) -> boo
     return bool(name and _REFERENCE_NAME.search(name.group(1)))
 
 
-_EXAMPLE_PASSWORD = re.compile(
+_EXAMPLE_PASSWORD = lazy_compile(
     r"^(?:password|passw0rd|passwd|pass|secret|admin|test|testing|qwerty|letmein|welcome|changeme|hunter)"
     r"\d{0,4}[!.]?$", re.IGNORECASE)
-_DESCRIPTIVE = re.compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+){2,}")       # three or more words: a description
-_SHORT_WORD = re.compile(r"[a-z]{1,10}")                              # one lowercase word: "weak", "incorrect"
-_CONCATENATED = re.compile(r"[\"'`]\s*(?:\+|\.\s|\|\||,\s*\w+\))|\$\{|%s|\{\}")
+_DESCRIPTIVE = lazy_compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+){2,}")       # three or more words: a description
+_SHORT_WORD = lazy_compile(r"[a-z]{1,10}")                              # one lowercase word: "weak", "incorrect"
+_CONCATENATED = lazy_compile(r"[\"'`]\s*(?:\+|\.\s|\|\||,\s*\w+\))|\$\{|%s|\{\}")
 
 # Public by design: values whose name says they are meant to be seen (publishable/site/public keys,
 # certificate pins, JWKS public members), and prefixes of publishable keys.
-_PUBLIC_NAME = re.compile(
+_PUBLIC_NAME = lazy_compile(
     r"publishable|public|sitekey|site[-_]key|site_?id|pin[-_]sha|(?:^|[^a-z])pin(?:s|ned)?(?:[^a-z]|$)|spki|fingerprint"
     r"|vapid|application_?server_?key|search[-_]?(?:only|api)?[-_]?key|searchkey|anon[-_]?key|measurement_?id"
     r"|client[-_]?id|app[-_]?id|tracking|integrity|checksum|digest|sha(?:1|256|384|512)|hash|nonce|salt_?rounds",
     re.IGNORECASE)
-_PUBLIC_PREFIX = re.compile(r"^(?:pk_(?:live|test)_|sb_publishable_|pk\.eyJ|6L[\w-]{38}$|0x4AAAAAAA|BP[\w-]{80,}$)")
-_JWK_PUBLIC_MEMBER = re.compile(r"[\"'](?:n|e|x|y|x5c|x5t|x5t#S256|kid|crv|kty|use|alg)[\"']\s*:\s*\[?\s*[\"']$")
-_SEARCH_CONTEXT = re.compile(r"indexName|docsearch|searchOnly|search_only|algoliasearch|typesense|meilisearch",
+_PUBLIC_PREFIX = lazy_compile(r"^(?:pk_(?:live|test)_|sb_publishable_|pk\.eyJ|6L[\w-]{38}$|0x4AAAAAAA|BP[\w-]{80,}$)")
+_JWK_PUBLIC_MEMBER = lazy_compile(r"[\"'](?:n|e|x|y|x5c|x5t|x5t#S256|kid|crv|kty|use|alg)[\"']\s*:\s*\[?\s*[\"']$")
+_SEARCH_CONTEXT = lazy_compile(r"indexName|docsearch|searchOnly|search_only|algoliasearch|typesense|meilisearch",
                              re.IGNORECASE)
-_I18N_PATH = re.compile(r"(?:^|/)(?:locales?|i18n|l10n|lang|langs|languages|translations?|messages)(?:/|$)"
+_I18N_PATH = lazy_compile(r"(?:^|/)(?:locales?|i18n|l10n|lang|langs|languages|translations?|messages)(?:/|$)"
                         r"|\.(?:po|pot|xliff|xlf|strings|arb|resx)$|(?:^|/)[a-z]{2}(?:[-_][A-Za-z]{2})?\.(?:json|ya?ml)$")
 
 
@@ -713,7 +718,7 @@ def _is_public(spec: PluginSpec, value: str, line: str, path: str, nearby: Calla
     return nearby is not None and bool(_SEARCH_CONTEXT.search(nearby()))
 
 
-_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_CAMEL_PART = lazy_compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
 def _is_wordy(value: str) -> bool:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from handoff.gate import detectors as scan
 from handoff.gate import structure
 from handoff.gate.baseline import PRAGMA, PRAGMA_NEXTLINE, Baseline, load_baseline
+from handoff.lazy_regex import lazy_compile
 
 SENSITIVE_FILE = "Sensitive file"
 
@@ -106,8 +107,8 @@ _KEY_FILE_EXTENSIONS = (".pem", ".key", ".p12", ".pfx", ".pkcs12", ".keystore", 
 _SSH_KEY_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
 _ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist"})
 _PUBLIC_PEM_NAMES = (".pem",)
-_ENV_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][\w.-]*)\s*=\s*[\"']?([^\"'#\s]*)")
-_PRIVATE_PEM = re.compile(r"PRIVATE KEY|OpenVPN Static key")
+_ENV_ASSIGNMENT = lazy_compile(r"^\s*(?:export\s+)?([A-Za-z_][\w.-]*)\s*=\s*[\"']?([^\"'#\s]*)")
+_PRIVATE_PEM = lazy_compile(r"PRIVATE KEY|OpenVPN Static key")
 
 
 def is_sensitive_path(path: str) -> bool:
@@ -137,17 +138,17 @@ class _Edit:
 
 
 _REDACTED_KEY = "[REDACTED Private Key]"
-_KEY_ROW_IN_PATCH = re.compile(r"\n[-+][ \t]*[\"']?[A-Za-z0-9+/]{60,76}={0,2}[\"']?[ \t]*\r?\n")
+_KEY_ROW_IN_PATCH = lazy_compile(r"\n[-+][ \t]*[\"']?[A-Za-z0-9+/]{60,76}={0,2}[\"']?[ \t]*\r?\n")
 _CREDENTIAL_FILES = frozenset({".pgpass", "pgpass.conf", ".netrc", "_netrc", ".npmrc", "config.json"})
-_KEY_INLINE = re.compile(
+_KEY_INLINE = lazy_compile(
     r"(?:-----|---- )?BEGIN(?:[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?| OpenVPN Static key V1)(?: ----|-----)?"
     r"(?:.*?(?:-----|---- )?END(?:[A-Z0-9 ]* PRIVATE KEY(?: BLOCK)?| OpenVPN Static key V1)(?: ----|-----)?|.*)"
     r"|PuTTY-User-Key-File-\d.*")
-_KEY_END = re.compile(r"END[A-Z0-9 ]* PRIVATE KEY|END OpenVPN Static key|^Private-MAC:")
+_KEY_END = lazy_compile(r"END[A-Z0-9 ]* PRIVATE KEY|END OpenVPN Static key|^Private-MAC:")
 # What the lines of a key block look like: base64 rows, `Header: value` rows (Proc-Type, PuTTY), blanks.
-_HEADER_IN_QUOTES = re.compile(r"-*\s*[\"']")
-_KEY_MATERIAL = re.compile(r"[A-Za-z0-9+/]{16,}")
-_KEY_BODY = re.compile(r"^\s*[\"']?(?:[A-Za-z0-9+/=]{4,}|[A-Za-z][\w-]*: .*|)\s*[\"']?[,;+]?\s*(?:\\n)?[\"']?\s*$")
+_HEADER_IN_QUOTES = lazy_compile(r"-*\s*[\"']")
+_KEY_MATERIAL = lazy_compile(r"[A-Za-z0-9+/]{16,}")
+_KEY_BODY = lazy_compile(r"^\s*[\"']?(?:[A-Za-z0-9+/=]{4,}|[A-Za-z][\w-]*: .*|)\s*[\"']?[,;+]?\s*(?:\\n)?[\"']?\s*$")
 
 
 class _Scan:
@@ -379,8 +380,8 @@ class _TextScan(_Scan):
 # ---------------------------------------------------------------------------------------------
 # Unified diffs
 
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-_COMBINED_HUNK = re.compile(r"^(@@@+) ")
+_HUNK = lazy_compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_COMBINED_HUNK = lazy_compile(r"^(@@@+) ")
 _C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 
 

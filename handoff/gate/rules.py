@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from handoff.lazy_regex import lazy_compile
+
 ALPHABETS = {
     "alnum": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
     "alpha": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
@@ -30,7 +32,7 @@ ALPHABETS = {
     "bech32": "023456789acdefghjklmnpqrstuvwxyz",     # bech32's 32 characters, in sorted order
     "BECH32": "023456789ACDEFGHJKLMNPQRSTUVWXYZ",
 }
-_FIELD = re.compile(r"\{(\w+):(\d+)\}")
+_FIELD = lazy_compile(r"\{(\w+):(\d+)\}")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
+from handoff.lazy_regex import lazy_compile
+
 _CODE_EXTENSIONS = frozenset(
     {
         ".py",
@@ -82,12 +84,12 @@ class View:
 
 
 # `KEY=value`, `key: value`, `export KEY=value`, `ENV KEY=value`, `- KEY=value`, `key = value`, `"key": value`
-_ASSIGNMENT = re.compile(
+_ASSIGNMENT = lazy_compile(
     r"^(\s*(?:-\s+)?(?:export\s+|ENV\s+|ARG\s+|set\s+|setenv\s+)?[\"']?[A-Za-z_][\w.-]*[\"']?\s*(?:=|:|\s)\s*)"
     r"([^\s'\"#{}\[\]()|>&*!%@`][^\s#'\"()\[\]{}]*)\s*(?:#.*)?$"
 )
 # Names under which an unquoted value is worth a look (the same words the pre-filter's needles know).
-_CREDENTIAL_NAME = re.compile(r"key|token|secret|passw|pwd|pass\b|auth|credential|private|cred", re.IGNORECASE)
+_CREDENTIAL_NAME = lazy_compile(r"key|token|secret|passw|pwd|pass\b|auth|credential|private|cred", re.IGNORECASE)
 
 
 def is_credential_name(name: str) -> bool:
@@ -95,14 +97,14 @@ def is_credential_name(name: str) -> bool:
 
 
 # `… use API_SECRET=abc123 when …`: a KEY=value pasted into prose
-_INLINE_ASSIGNMENT = re.compile(
+_INLINE_ASSIGNMENT = lazy_compile(
     r"(?<![\w$])([A-Z][A-Z0-9_]*(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|PWD)[A-Z0-9_]*)"
     r"=([^\s'\"$<{][^\s'\"]*)"
 )
-_XML_ELEMENT = re.compile(r"<([\w:.-]*(?:pass|secret|token|key|pwd)[\w:.-]*)>([^<\s]{4,})</\1>", re.IGNORECASE)
-_BLOCK_SCALAR = re.compile(r"^(\s*(?:-\s+)?[\"']?[\w.-]+[\"']?)\s*:\s*[|>][-+0-9]*\s*$")
-_ENV_NAME = re.compile(r"^\s*-?\s*name:\s*[\"']?([A-Za-z_][\w.-]*)[\"']?\s*$")
-_ENV_VALUE = re.compile(r"^\s*value:\s*[\"']?([^\"'\s][^\"']*?)[\"']?\s*$")
+_XML_ELEMENT = lazy_compile(r"<([\w:.-]*(?:pass|secret|token|key|pwd)[\w:.-]*)>([^<\s]{4,})</\1>", re.IGNORECASE)
+_BLOCK_SCALAR = lazy_compile(r"^(\s*(?:-\s+)?[\"']?[\w.-]+[\"']?)\s*:\s*[|>][-+0-9]*\s*$")
+_ENV_NAME = lazy_compile(r"^\s*-?\s*name:\s*[\"']?([A-Za-z_][\w.-]*)[\"']?\s*$")
+_ENV_VALUE = lazy_compile(r"^\s*value:\s*[\"']?([^\"'\s][^\"']*?)[\"']?\s*$")
 
 
 def may_have_views(path: str, text: str) -> bool:
@@ -161,12 +163,12 @@ def _block_scalar(key: str, following: list[str]) -> Iterator[View]:
 # ---------------------------------------------------------------------------------------------
 # Whole-file structure: credentials files, Kubernetes data, kubeconfig
 
-_DATA_FIELD = re.compile(r"^(\s*)([\w.-]+)\s*:\s*[\"']?([A-Za-z0-9+/]{8,}={0,2})[\"']?\s*$")
-_K8S_SECRET = re.compile(r"^kind:\s*Secret\s*$", re.MULTILINE)
-_PGPASS = re.compile(r"^([^:#\s][^:]*):([^:]*):([^:]*):([^:]*):(.+)$")
-_NETRC_PASSWORD = re.compile(r"\bpassword\s+(\S+)")
-_DOCKER_AUTH = re.compile(r"\"(?:auth|identitytoken|registrytoken)\"\s*:\s*\"([A-Za-z0-9+/=_-]{8,})\"")
-_NPMRC_AUTH = re.compile(r"(?:^|:)_(?:authToken|auth|password)\s*=\s*[\"']?([^\s\"'$][^\s\"']*)")
+_DATA_FIELD = lazy_compile(r"^(\s*)([\w.-]+)\s*:\s*[\"']?([A-Za-z0-9+/]{8,}={0,2})[\"']?\s*$")
+_K8S_SECRET = lazy_compile(r"^kind:\s*Secret\s*$", re.MULTILINE)
+_PGPASS = lazy_compile(r"^([^:#\s][^:]*):([^:]*):([^:]*):([^:]*):(.+)$")
+_NETRC_PASSWORD = lazy_compile(r"\bpassword\s+(\S+)")
+_DOCKER_AUTH = lazy_compile(r"\"(?:auth|identitytoken|registrytoken)\"\s*:\s*\"([A-Za-z0-9+/=_-]{8,})\"")
+_NPMRC_AUTH = lazy_compile(r"(?:^|:)_(?:authToken|auth|password)\s*=\s*[\"']?([^\s\"'$][^\s\"']*)")
 
 
 def file_views(path: str, lines: list[str]) -> Iterator[tuple[int, View]]:
@@ -235,8 +237,8 @@ def _decoded(encoded: str, key: str) -> Iterator[View]:
 # ---------------------------------------------------------------------------------------------
 # AWS secret keys: 40 base64 characters with no name of their own, beside a key id
 
-AWS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Z0-9])")
-_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+AWS_KEY_ID = lazy_compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Z0-9])")
+_AWS_SECRET = lazy_compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 AWS_SECRET_KIND = "AWS Secret Access Key"
 
 
@@ -256,7 +258,7 @@ def _mixed(value: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Long lines: keyword and entropy checks on windows
 
-_SPLIT = re.compile(r"\\n|[,;{}\[\]\n]|&(?=\w+=)")
+_SPLIT = lazy_compile(r"\\n|[,;{}\[\]\n]|&(?=\w+=)")
 WINDOW = 1000
 
 
@@ -284,9 +286,9 @@ def json_decode_string(value: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Private key bodies whose BEGIN line is outside the hunk
 
-KEY_ROW = re.compile(r"^\s*[\"']?([A-Za-z0-9+/]{60,76}={0,2})[\"']?\s*$")
-_PUBLIC_BLOCK = re.compile(r"BEGIN (?:CERTIFICATE|PUBLIC KEY|RSA PUBLIC KEY|X509 CRL|PGP PUBLIC|CERTIFICATE REQUEST)")
-_PRIVATE_BLOCK = re.compile(r"BEGIN[A-Z0-9 ]* PRIVATE KEY|BEGIN OpenVPN Static key")
+KEY_ROW = lazy_compile(r"^\s*[\"']?([A-Za-z0-9+/]{60,76}={0,2})[\"']?\s*$")
+_PUBLIC_BLOCK = lazy_compile(r"BEGIN (?:CERTIFICATE|PUBLIC KEY|RSA PUBLIC KEY|X509 CRL|PGP PUBLIC|CERTIFICATE REQUEST)")
+_PRIVATE_BLOCK = lazy_compile(r"BEGIN[A-Z0-9 ]* PRIVATE KEY|BEGIN OpenVPN Static key")
 _PUBLIC_FILES = (".crt", ".cer", ".pub", ".csr", ".asc", ".sig", ".gpg")
 
 

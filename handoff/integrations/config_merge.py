@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from handoff.errors import ConfigError
+from handoff.lazy_regex import lazy_compile
 
 MARK_START = "<!-- devin-handoff:start -->"
 MARK_END = "<!-- devin-handoff:end -->"
@@ -23,7 +24,7 @@ CODEX_COMMENT = "# devin-handoff MCP server (written by `devin-handoff install c
 
 # A hook handler is ours when its command runs `devin-handoff hook` (bare, quoted, as an absolute path,
 # or as `python -m handoff hook` when the CLI runs from a checkout).
-_OUR_HOOK = re.compile(r"(devin-handoff['\"]?|-m\s+handoff)\s+hook\b")
+_OUR_HOOK = lazy_compile(r"(devin-handoff['\"]?|-m\s+handoff)\s+hook\b")
 
 
 # -- reading and parsing --------------------------------------------------------------------------
@@ -206,7 +207,7 @@ def render_toml_table(name: tuple[str, ...], values: dict[str, Any]) -> list[str
     return lines
 
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*\]\]?\s*(#.*)?$")
+_HEADER = lazy_compile(r"^\s*(\[\[?)\s*(.+?)\s*\]\]?\s*(#.*)?$")
 
 
 def _split_key(key: str) -> tuple[str, ...]:

@@ -37,6 +37,7 @@ from handoff.integrations.config_merge import (
     set_mcp_server,
 )
 from handoff.integrations.resources import data_dir
+from handoff.lazy_regex import lazy_compile
 
 TARGETS = ("claude-code", "codex", "cursor", "git")
 TARGET_ALIASES = {"claude": "claude-code", "claude_code": "claude-code"}
@@ -47,7 +48,7 @@ CODEX_TABLE = ("mcp_servers", "devin_handoff")
 SKILL_NAME = "devin-handoff"
 PORTABLE_CLI = ("devin-handoff",)      # what shared (project-scope) files run: whatever is on each user's PATH
 # `git handoff` aliases we wrote: `!devin-handoff`, `!/abs/path/devin-handoff`, `!/abs/python -m handoff`
-_OUR_GIT_ALIAS = re.compile(r"^!\s*(\S*/)?devin-handoff\s*$|^!\s*\S+\s+-m\s+handoff\s*$")
+_OUR_GIT_ALIAS = lazy_compile(r"^!\s*(\S*/)?devin-handoff\s*$|^!\s*\S+\s+-m\s+handoff\s*$")
 
 
 # -- the plan ------------------------------------------------------------------------------------------

@@ -216,7 +216,7 @@ def create_handoff(task: str, context: str | None, tags: list[str] | None, repo_
     """Inspect, gate, build and post one handoff (the CLI's `create --detach`)."""
     from handoff.app.handoff import HandoffOptions, prepare, refuse_unreproducible
     from handoff.app.launch import create_session
-    from handoff.repo import DEFAULT_MAX_DIFF_BYTES
+    from handoff.limits import DEFAULT_MAX_DIFF_BYTES
 
     if not task or not task.strip():
         raise UsageError("no task given", "pass `task`: what Devin should do")

@@ -20,13 +20,13 @@ repository. All of it is in a scratch folder removed however the build ends (`un
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 from handoff.errors import UsageError
+from handoff.lazy_regex import lazy_compile
 from handoff.repo.git import Git, decode
 from handoff.repo.large import exclusions
 from handoff.repo.layout import layout, start_dir
@@ -75,7 +75,7 @@ PIECE_BYTES = 4_000_000        # the gate reads the diffs in pieces of about thi
 STRINGS_MIN = 8                # printable runs at least this long count as strings in a binary file
 STRINGS_CAP = 1_000_000        # characters of strings kept per binary file
 _CHUNK = 1 << 20
-_PRINTABLE = re.compile(rb"[\x20-\x7e\t]{%d,}" % STRINGS_MIN)
+_PRINTABLE = lazy_compile(rb"[\x20-\x7e\t]{%d,}" % STRINGS_MIN)
 _BUDGET_ROUNDS = 4
 # Delta search over blobs past 1 MiB (media, archives, dumps) costs seconds per file and rarely pays (measured:
 # 50 MB change, bundle create 5.9 s -> 0.4 s); it also bounds memory.

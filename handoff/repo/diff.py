@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from handoff.lazy_regex import lazy_compile
 from handoff.repo.git import Git, decode
 from handoff.repo.large import exclusions
 from handoff.repo.models import FileChange
@@ -196,7 +197,7 @@ class DiffSplitter:
 
 
 # One regex instead of a startswith per key per line: this runs once per header line of every changed file.
-_HEADER_LINE = re.compile(rb"(rename from |rename to |copy from |copy to |new file mode |deleted file mode |"
+_HEADER_LINE = lazy_compile(rb"(rename from |rename to |copy from |copy to |new file mode |deleted file mode |"
                           rb"old mode |new mode |index |--- |\+\+\+ )(.*?)\n?\Z", re.DOTALL)
 
 

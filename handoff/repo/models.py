@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DEFAULT_MAX_DIFF_BYTES = 100_000
-DEFAULT_MAX_BUNDLE_BYTES = 50_000_000   # the bundle's size budget (--max-bundle-bytes)
+from handoff.limits import DEFAULT_MAX_BUNDLE_BYTES as DEFAULT_MAX_BUNDLE_BYTES  # the repo stage's defaults
+from handoff.limits import DEFAULT_MAX_DIFF_BYTES as DEFAULT_MAX_DIFF_BYTES
 
 
 @dataclass(frozen=True)

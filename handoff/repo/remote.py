@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SCHEME_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)$", re.DOTALL)
-_SCP_URL = re.compile(r"^(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+):(?P<path>.*)$", re.DOTALL)
+from handoff.lazy_regex import lazy_compile
+
+_SCHEME_URL = lazy_compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)$", re.DOTALL)
+_SCP_URL = lazy_compile(r"^(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+):(?P<path>.*)$", re.DOTALL)
 _NETWORK_SCHEMES = {"http", "https", "ssh", "git", "git+ssh", "ssh+git", "ftp", "ftps"}
 _SSH_SCHEMES = {"ssh", "git+ssh", "ssh+git"}
 _AZURE_SSH_HOSTS = ("ssh.dev.azure.com", "vs-ssh.visualstudio.com")
@@ -56,8 +58,8 @@ def _split_authority(rest: str) -> tuple[str, str, str]:
     return rest, "", ""
 
 
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@]+@")
-_URL_QUERY = re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^\s?#'\"]*)[?#][^\s'\"]*")
+_URL_USERINFO = lazy_compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@]+@")
+_URL_QUERY = lazy_compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^\s?#'\"]*)[?#][^\s'\"]*")
 
 
 def scrub_urls(text: str) -> str:

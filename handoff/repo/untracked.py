@@ -10,7 +10,6 @@ exists; a folder left by a process that was killed outright (kill -9) is swept b
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -20,11 +19,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from handoff.lazy_regex import lazy_compile
 from handoff.repo.git import Git, last_line
 from handoff.repo.large import exclusions
 
 SCRATCH_PREFIX = "devin-handoff-"
-_OURS = re.compile(rf"^{SCRATCH_PREFIX}(?P<pid>\d+)-")
+_OURS = lazy_compile(rf"^{SCRATCH_PREFIX}(?P<pid>\d+)-")
 _OLD_STYLE_AGE = 24 * 3600   # a folder of ours without a pid (older versions) is swept after a day
 
 

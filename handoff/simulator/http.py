@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+from handoff.lazy_regex import lazy_compile
 from handoff.simulator.faults import _BROKEN_JSON, STATUS_FAULTS
 from handoff.simulator.model import _Reply, _Request
 
@@ -31,7 +32,7 @@ _V1_ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
 
 
 # org may be left out by org-scoped service users (resolved from the credential)
-_V3_SESSIONS = re.compile(
+_V3_SESSIONS = lazy_compile(
     r"^/v3/organizations/(?:(?P<org>[^/]+)/)?sessions(?:/(?P<sid>[^/]+)(?:/(?P<sub>messages|archive))?)?$")
 
 
@@ -43,7 +44,7 @@ _V3_METHODS: dict[tuple[bool, str | None], dict[str, str]] = {
 }
 
 
-_V3_ATTACHMENTS = re.compile(r"^/v3/organizations/(?:(?P<org>[^/]+)/)?attachments$")
+_V3_ATTACHMENTS = lazy_compile(r"^/v3/organizations/(?:(?P<org>[^/]+)/)?attachments$")
 
 
 def _route(method: str, path: str) -> tuple[str, dict[str, str | None], bool]:

@@ -30,8 +30,7 @@ from handoff.cli.render import (
 from handoff.config import Settings
 from handoff.devin.dialect import request_version
 from handoff.errors import HandoffError, UsageError
-from handoff.prompt import DEFAULT_PROMPT_BYTES
-from handoff.repo import DEFAULT_MAX_BUNDLE_BYTES
+from handoff.limits import DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_PROMPT_BYTES
 
 
 def handoff_options(settings: Settings, *, tags: tuple[str, ...], redact: bool, no_untracked: bool,

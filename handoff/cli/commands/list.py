@@ -39,7 +39,7 @@ def _list_text(rows: list[dict[str, Any]]) -> str:
 def list_sessions(api_url: str | None, org_id: str | None, user_id: str | None, json_mode: bool) -> int:
     """Handoff sessions: the local journal joined with the API (live status when it answers)."""
     out = Output(json_mode)
-    listing = list_handoffs(load_settings(api_url=api_url, org_id=org_id, user_id=user_id))
+    listing = list_handoffs(load_settings(api_url=api_url, org_id=org_id, user_id=user_id, creates_sessions=False))
     if listing.warning and listing.auth_error is None:  # an auth error gets its own line at the end
         out.warn(f"showing the local journal only: {listing.warning}")
     data = listing.to_json()

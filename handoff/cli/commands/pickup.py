@@ -38,7 +38,7 @@ def pickup(session: str, use_stash: bool, branch: str | None, api_url: str | Non
     out = Output(json_mode)
     session_id = normalize_session_id(session)
     root = picker.repo_root()
-    settings = load_settings(api_url=api_url, org_id=org_id, user_id=user_id, cwd=root)
+    settings = load_settings(api_url=api_url, org_id=org_id, user_id=user_id, cwd=root, creates_sessions=False)
     settings.require_key()
     with open_client(settings) as client:
         found = client.get(session_id)
