@@ -115,6 +115,12 @@ def test_nested_repositories_stay_out_of_the_snapshot(tmp_path: Path):
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", "-b", "handoff-snapshot", bundle.path, str(clone))
     assert git(clone, "ls-tree", "-r", "--name-only", bundle.tree).split() == ["a.txt", "b.txt"]
+    # a handoff passes the nested repositories its inspection found (or lets the bundle look, when it did not)
+    from handoff.app.bundle import BundleChoice, prepare_bundle
+
+    for untracked in (True, False):
+        prepared, note = prepare_bundle(inspect(str(user), include_untracked=untracked), BundleChoice(mode="on"), "on")
+        assert note is None and prepared is not None and prepared.bundle.tree == bundle.tree
 
 
 def test_a_repository_without_a_base_bundles_its_whole_history(tmp_path: Path):

@@ -121,12 +121,19 @@ def prepare_bundle(repo: RepoContext, choice: BundleChoice, reason: str) -> tupl
         pieces_report.append(gate_pieces(pieces, repo.root))
 
     try:
-        bundle = build_bundle(repo.root, os.path.join(folder, UPLOAD_NAME), base=repo.base,
-                              max_bytes=choice.max_bytes, read_material=read)
+        bundle = build_bundle(repo.root, os.path.join(folder, UPLOAD_NAME), base=repo.base, head=repo.head,
+                              set_aside=_nested_repositories(repo), max_bytes=choice.max_bytes, read_material=read)
     except TooLarge as exc:
         return None, (f"no bundle: the unpushed commits alone make {exc.size} bytes, past --max-bundle-bytes "
                       f"{choice.max_bytes}; push them or raise the limit")
     return PreparedBundle(bundle=bundle, reason=reason, report=pieces_report[0]), None
+
+
+def _nested_repositories(repo: RepoContext) -> list[str] | None:
+    """The nested repositories the inspection found (None: it did not look, without untracked files)."""
+    if not repo.include_untracked:
+        return None
+    return [item.path for item in repo.skipped if item.kind == "nested repository"]
 
 
 def _new_folder() -> str:

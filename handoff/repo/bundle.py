@@ -87,13 +87,14 @@ _READ_OPTIONS = ("-c", "core.packedGitWindowSize=16m", "-c", "core.packedGitLimi
 
 
 def build_bundle(path: str | os.PathLike[str] | None, dest: str | os.PathLike[str], *, base: str | None,
-                 set_aside: Sequence[str] | None = None, max_bytes: int | None = None,
+                 head: str | None = None, set_aside: Sequence[str] | None = None, max_bytes: int | None = None,
                  read_material: MaterialReader | None = None,
                  message: str = "devin-handoff snapshot of the working tree") -> Bundle:
     """Write the bundle of the checkout at `path` to `dest`; `base` is the commit the remote has.
 
-    `set_aside`: paths (relative to the top level) to leave out of the snapshot; by default the untracked
-    nested repositories (their content is not in this repository, a gitlink to them would be a dead end).
+    `head`: HEAD's commit when the caller has just read it. `set_aside`: paths (relative to the top level) to
+    leave out of the snapshot; by default the untracked nested repositories (their content is not in this
+    repository, a gitlink to them would be a dead end).
     `max_bytes`: past it, the largest changed files are set aside too (`Bundle.left_out`); TooLarge when the
     unpushed commits alone are past it. `read_material` is given everything the bundle carries (`Piece`s)
     before the scratch objects are removed; an exception it raises ends the build.
@@ -107,8 +108,9 @@ def build_bundle(path: str | os.PathLike[str] | None, dest: str | os.PathLike[st
 
         skipped = read_status(git, True, where.root).skipped
         set_aside = [item.path for item in skipped if item.kind == "nested repository"]
-    head = _head(git)
-    objects = os.path.abspath(os.path.join(where.root, decode(git.out("rev-parse", "--git-path", "objects")).strip()))
+    head = head or _head(git)
+    objects = where.objects_dir
+    commits = _commits(git, head, base)
     with scratch_dir() as scratch:
         store = os.path.join(scratch, "store.git")
         Git(scratch).out("init", "-q", "--bare", store)
@@ -139,9 +141,9 @@ def build_bundle(path: str | os.PathLike[str] | None, dest: str | os.PathLike[st
         else:
             raise TooLarge(size)
         if read_material is not None:
-            read_material(material(git, env, base, head, snapshot, scratch))
+            read_material(material(git, env, commits, head, snapshot, scratch, base))
     return Bundle(path=os.fspath(dest), ref=BUNDLE_REF, base=base, head=head, snapshot=snapshot, tree=tree,
-                  commits=_commits(git, head, base), size=size, left_out=tuple(sorted(left_out)))
+                  commits=commits, size=size, left_out=tuple(sorted(left_out)))
 
 
 def _largest_changes(git: Git, env: dict[str, str], head: str | None, snapshot: str, excess: int,
@@ -175,10 +177,10 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # pragma: allowlist sec
 
 # -- what the bundle carries, for the gate -----------------------------------------------------------------
 
-def material(git: Git, env: dict[str, str], base: str | None, head: str | None, snapshot: str,
-             scratch: str) -> Iterator[Piece]:
+def material(git: Git, env: dict[str, str], carried: Sequence[Commit], head: str | None, snapshot: str,
+             scratch: str, base: str | None) -> Iterator[Piece]:
     """Everything in the bundle as text: commit messages and diffs, the snapshot's diff, binary blobs' strings."""
-    commits = [c.sha for c in reversed(_commits(git, head, base))]
+    commits = [c.sha for c in reversed(carried)]
     for sha in commits:
         body = decode(git.out("log", "-1", "--no-show-signature", "--format=%an <%ae>%n%B", sha, env=env))
         yield Piece("text", f"commit {sha[:12]} message", body)

@@ -1,4 +1,4 @@
-"""Where the repository is: the work tree's top level, its index file and object format (one `rev-parse`)."""
+"""Where the repository is: the work tree's top level, its index file, object store and format (one `rev-parse`)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Layout:
     root: str
     index_file: str
     empty_tree: str
+    objects_dir: str
 
 
 def start_dir(path: str | os.PathLike[str] | None) -> str:
@@ -37,7 +38,7 @@ def layout(start: str) -> Layout | None:
     """The work tree's layout, None outside any git work tree; UsageError for bare or broken repos."""
     status, out, err = Git(start).run(
         "rev-parse", "--is-bare-repository", "--is-inside-git-dir", "--show-object-format",
-        "--git-path", "index", "--show-toplevel")
+        "--git-path", "index", "--show-toplevel", "--git-path", "objects")
     lines = decode(out).splitlines()
     if status != 0 and not lines:
         if "not a git repository (or any" in err:
@@ -48,13 +49,14 @@ def layout(start: str) -> Layout | None:
                          "run it inside a checkout (a clone or `git worktree add`)")
     if lines[1:2] == ["true"]:
         raise UsageError("inside the .git directory, not the working tree", "cd to the checkout")
-    if status != 0 or len(lines) < 5:
+    if status != 0 or len(lines) < 6:
         raise UsageError(f"broken git repository: {last_line(err)}", "check it with `git status`")
-    object_format, index_path, root = lines[2], lines[3], lines[4] if len(lines) > 4 else ""
+    object_format, index_path, root, objects = lines[2], lines[3], lines[4], lines[5]
     if not root:
         raise UsageError(f"broken git repository: {last_line(err)}", "check it with `git status`")
     return Layout(root=root, index_file=os.path.join(start, index_path),
-                   empty_tree=EMPTY_TREE.get(object_format, EMPTY_TREE["sha1"]))
+                  empty_tree=EMPTY_TREE.get(object_format, EMPTY_TREE["sha1"]),
+                  objects_dir=os.path.abspath(os.path.join(start, objects)))
 
 
 
