@@ -268,7 +268,7 @@ def fenced(text: str, info: str = "text") -> str:
     return f"{fence}{info}\n{body}{fence}"
 
 
-def _instructions(repo: RepoContext | None) -> str:
+def _instructions(repo: RepoContext | None, bundled: bool = False) -> str:
     if repo is None:
         return "This task was handed off from outside a git repository; no repository state comes with it."
     where = f"`{repo.slug}`" if repo.slug else "the repository"
@@ -288,10 +288,12 @@ def _instructions(repo: RepoContext | None) -> str:
         steps.append("It includes new files that were not yet added to git.")
     left_out = [f for f in repo.files if not f.included]
     if left_out:
+        where_they_are = "the git bundle below carries them" if bundled else "ask the user if you need them"
         steps.append(f"{len(left_out)} changed file(s) are listed in `left_out` but not in the patch "
-                     "(size budget, binary or non-UTF-8 content); ask the user if you need them.")
+                     f"(size budget, binary or non-UTF-8 content); {where_they_are}.")
     if not repo.patch:
-        steps.append("There are no local changes: the checkout matches that commit.")
+        steps.append("The patch is empty: every changed file is in `left_out`." if left_out
+                     else "There are no local changes: the checkout matches that commit.")
     text = " ".join(steps)
     return text if _size(text) <= INSTRUCTIONS_MAX_BYTES else text[:INSTRUCTIONS_MAX_BYTES // 4] + "…"
 
@@ -302,7 +304,8 @@ def compose_prompt(task: str, context: str | None, facts_text: str, patch: str, 
     parts = ["## Task\n\n" + fenced(task.strip())]
     if context and context.strip():
         parts.append("## Context from the local session\n\n" + fenced(context.strip()))
-    parts.append("## Local repository state\n\n" + _instructions(repo) + "\n\n" + fenced(facts_text, "json"))
+    parts.append("## Local repository state\n\n" + _instructions(repo, bundle is not None) + "\n\n"
+                 + fenced(facts_text, "json"))
     if bundle is not None:
         parts.append(bundle_section(bundle, repo.branch if repo else None))
     if repo is not None and patch:

@@ -10,6 +10,7 @@ import pytest
 from handoff.devin.dialect import body_for_version
 from handoff.errors import UsageError
 from handoff.prompt import (
+    BundleFacts,
     build_request,
     compose_prompt,
     fence_for,
@@ -115,3 +116,18 @@ def test_left_out_and_unpushed_are_explained_to_devin():
     prompt = compose_prompt("t", None, render_facts(repo, client_tag="h"), repo.patch, repo)
     assert "1 local commit(s) that were not pushed" in prompt
     assert "1 changed file(s) are listed in `left_out`" in prompt
+
+
+def test_a_change_left_out_whole_is_never_called_no_change():
+    # the only changed file past the budget: the patch is empty, but the checkout does not match the commit
+    only_big = (FileChange("big.py", None, "modified", 900, 900, False, False, False, "size budget"),)
+    repo = _repo(patch="", files=only_big, unpushed=())
+    alone = compose_prompt("t", None, "{}", "", repo)
+    assert "no local changes" not in alone and "every changed file is in `left_out`" in alone
+    assert "ask the user if you need them" in alone
+    bundle = BundleFacts(size=10, base="a" * 40, ref="refs/heads/handoff-snapshot", snapshot="c" * 40,
+                         tree="d" * 40, head="b" * 40, commits=())
+    with_bundle = compose_prompt("t", None, "{}", "", repo, bundle)
+    assert "the git bundle below carries them" in with_bundle and "ask the user" not in with_bundle
+    clean = compose_prompt("t", None, "{}", "", _repo(patch="", files=(), unpushed=()))
+    assert "There are no local changes: the checkout matches that commit." in clean
