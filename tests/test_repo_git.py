@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,25 @@ def test_outgoing_patch_of_a_push(tmp_path: Path):
     assert outgoing_patch(str(root), remote_oid, remote_oid, 1_000_000) is None
     short, cut = outgoing_patch(str(root), local_oid, "0" * 40, 10)
     assert cut and len(short) <= 10
+
+
+def test_the_runner_loads_without_the_rest_of_gitpython_and_the_rest_still_loads_on_demand(tmp_path: Path):
+    root = make_repo(tmp_path / "w")
+    trace = tmp_path / "trace"
+    code = ("import sys\n"
+            "from handoff.repo.git import Git\n"
+            "head = Git('.').text('rev-parse', 'HEAD')\n"
+            "print(sorted(m for m in ('git.repo', 'git.objects', 'git.index', 'git.remote') if m in sys.modules))\n"
+            "import git\n"
+            "print(git.Repo('.').head.commit.hexsha == head, 'git.repo' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "GIT_TRACE": str(trace)})
+    assert done.stdout.split("\n")[:2] == ["[]", "True True"], done.stderr
+    commands = [line.split("built-in: ", 1)[1] for line in trace.read_text().splitlines() if "built-in: " in line]
+    assert commands[0].endswith("rev-parse HEAD")   # no `git version` before the first command we asked for
+
+
+def test_without_git_on_path_a_command_says_so_in_one_line(tmp_path: Path):
+    done = subprocess.run([sys.executable, "-m", "handoff", "create", "--dry-run", "--task", "x"], cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "PATH": str(tmp_path / "no-bin")})
+    assert done.returncode == 2 and done.stderr == "devin-handoff: git is not installed or not on PATH (install git)\n"

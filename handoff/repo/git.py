@@ -3,8 +3,8 @@
 Every git command of the package runs here, with the environment of a read-only inspection unless the
 caller asks otherwise: no optional locks (the user's index is never refreshed), no terminal prompts,
 C locale, paths unquoted. Large outputs stream (`as_process`); stdin is fed through a pipe; commands that
-may reach the network run with a deadline. GitPython itself is imported on first use, never when
-`handoff.repo` is imported.
+may reach the network run with a deadline. GitPython's runner is loaded on first use (handoff/repo/gitpython.py),
+never when `handoff.repo` is imported, and without the rest of GitPython.
 """
 
 from __future__ import annotations
@@ -51,12 +51,12 @@ class Git:
     """git commands in one directory (`cwd`), through GitPython's runner."""
 
     def __init__(self, cwd: str, *, quiet: bool = True) -> None:
-        import git  # GitPython is imported only when git is actually run
+        from handoff.repo.gitpython import runner  # GitPython's runner is loaded only when git is actually run
 
+        runner_class, self._not_found = runner()
         self.cwd = cwd
         self.quiet = quiet
-        self._runner = git.Git(cwd)
-        self._not_found = git.exc.GitCommandNotFound
+        self._runner = runner_class(cwd)
 
     def _env(self, env: Mapping[str, str] | None) -> dict[str, str]:
         return {**(QUIET_ENV if self.quiet else {}), **(env or {})}
