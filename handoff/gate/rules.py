@@ -52,7 +52,7 @@ class Rule:
     context: str = "{}"  # how the example stands in a line when it needs a keyword beside it
     trigger: str = ""  # a narrower per-line check than the keywords (must match wherever pattern does)
 
-    @property
+    @cached_property
     def class_name(self) -> str:
         return "".join(part.capitalize() for part in re.split(r"[-_]", self.id)) + "Detector"
 
