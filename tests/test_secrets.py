@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handoff.errors import ConfigError
-from handoff.gate import SENSITIVE_FILE, Finding, gate, is_sensitive_path, mask
+from handoff.gate import SENSITIVE_FILE, Finding, gate, is_sensitive_path, mask, plugin_loader
 from handoff.gate import detectors as scan
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -89,7 +89,7 @@ def _vendor_regexes() -> list[tuple[scan.PluginSpec, re.Pattern[str]]]:
     pairs = []
     for spec in scan.PLUGINS:
         if spec.family == "vendor":
-            pairs.extend((spec, regex) for regex in scan._plugin(spec).denylist)
+            pairs.extend((spec, regex) for regex in plugin_loader.plugin(spec).denylist)
     return pairs
 
 
@@ -106,7 +106,7 @@ def test_trigger_and_needles_cover_what_the_plugin_matches(data: st.DataObject) 
     plugin, so the whole catalogue shares one run instead of paying hypothesis' start per regex)."""
     spec, regex = data.draw(st.sampled_from(_VENDOR_REGEXES))
     line = data.draw(st.from_regex(regex, alphabet=_PRINTABLE))
-    found = scan._plugin(spec).analyze_line(filename="x.txt", line=line, line_number=0, context=None)
+    found = plugin_loader.plugin(spec).analyze_line(filename="x.txt", line=line, line_number=0, context=None)
     if found:
         names = scan.candidate_lines(line).get(0, set())
         assert spec in scan.plugins_for_line(line, scan.TEXT_PROFILE, names), (spec.name, line[:80])
@@ -122,7 +122,7 @@ def test_keyword_and_entropy_lines_reach_their_plugins(name: str, value: str, qu
     for spec in scan.PLUGINS:
         if spec.family == "vendor":
             continue
-        if scan._plugin(spec).analyze_line(filename="x.py", line=line, line_number=0, context=None):
+        if plugin_loader.plugin(spec).analyze_line(filename="x.py", line=line, line_number=0, context=None):
             assert spec in scan.plugins_for_line(line, scan.TEXT_PROFILE, names)
 
 

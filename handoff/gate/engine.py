@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from handoff.gate import detectors as scan
-from handoff.gate import structure
+from handoff.gate import filters, structure
 from handoff.gate.baseline import PRAGMA, PRAGMA_NEXTLINE, Baseline, load_baseline
 from handoff.lazy_regex import lazy_compile
 
@@ -199,7 +199,8 @@ class _Scan:
             return
         hits = scan.scan_line(view.text, path, profile, specs, nearby=lambda: self._nearby(target))
         if named_entropy:
-            hits = [hit for hit in hits if hit.family != "entropy" or scan.has_credential_context(hit.value, view.text)]
+            hits = [hit for hit in hits
+                    if hit.family != "entropy" or filters.has_credential_context(hit.value, view.text)]
         if view.real or view.kind:
             hits = [scan.Hit(kind=view.kind or hit.kind, value=view.real or hit.value, family=hit.family,
                              prefix="" if view.real else hit.prefix) for hit in hits]
@@ -785,7 +786,7 @@ class _PatchScan(_Scan):
         """A `.env` counts as a secret file when one of its credential-named variables has a real value."""
         for index in range(section.body_start or section.end, section.end):
             match = _ENV_ASSIGNMENT.match(self.lines[index][1:].lstrip("\ufeff"))
-            if match and structure.is_credential_name(match.group(1)) and not scan.is_placeholder(match.group(2)):
+            if match and structure.is_credential_name(match.group(1)) and not filters.is_placeholder(match.group(2)):
                 return True
         return False
 
