@@ -75,3 +75,14 @@ def test_doctor_without_a_key_says_where_to_get_one(tmp_path: Path):
     result = run_cli_here("doctor", cwd=tmp_path)
     assert result.code == 4
     assert "Settings > Service users" in result.stdout and "cog_" in result.stdout
+
+
+def test_a_hook_lists_at_most_fifteen_findings_and_counts_the_rest():
+    from handoff.app.findings import MAX_LISTED_FINDINGS, listed_findings
+    from handoff.gate import Finding
+
+    findings = [Finding(source=f"f{n}.env", line=n, kind="Secret Keyword", preview="…(9 chars)") for n in range(17)]
+    lines = listed_findings(findings, more="`devin-handoff scan` lists all")
+    assert lines[:2] == ["  f0.env:0: Secret Keyword  …(9 chars)", "  f1.env:1: Secret Keyword  …(9 chars)"]
+    assert len(lines) == MAX_LISTED_FINDINGS + 1 and lines[-1] == "  … and 2 more (`devin-handoff scan` lists all)"
+    assert listed_findings(findings[:3]) == lines[:3]

@@ -16,7 +16,6 @@ from handoff.agent_hooks.payload import MAX_STDIN_BYTES
 from handoff.agent_hooks.shell import HandoffCall, Unparsable, find_handoff_calls
 from handoff.errors import mask_secrets
 
-MAX_LISTED_FINDINGS = 15
 GATED_SUBCOMMANDS = {"create"}   # `scan` sends nothing and prints the same masked findings itself
 
 
@@ -28,14 +27,11 @@ class GateVerdict:
     @functools.cached_property
     def found(self) -> list[str]:
         """The masked findings, listed once for both texts."""
-        from handoff.app.findings import findings_lines
+        from handoff.app.findings import listed_findings
 
         findings = self.findings
-        lines = [f"devin-handoff: this handoff would send {len(findings)} secret(s); nothing was sent. Found:"]
-        lines.extend(findings_lines(_Report(findings[:MAX_LISTED_FINDINGS])))
-        if len(findings) > MAX_LISTED_FINDINGS:
-            lines.append(f"  … and {len(findings) - MAX_LISTED_FINDINGS} more (`devin-handoff scan` lists all)")
-        return lines
+        return [f"devin-handoff: this handoff would send {len(findings)} secret(s); nothing was sent. Found:",
+                *listed_findings(findings, more="`devin-handoff scan` lists all")]
 
     def agent_reason(self) -> str:
         """What the model reads: the masked findings, and to stop and tell the user (or redact)."""
@@ -112,7 +108,3 @@ def deny_reason(verdict: GateVerdict, *, for_agent: bool) -> str:
         lines.append(f"To fix: {human_fix('add --redact to send [REDACTED] in place of each value')}.")
     return mask_secrets("\n".join(lines))
 
-
-@dataclass(frozen=True)
-class _Report:
-    findings: tuple[Any, ...]

@@ -7,7 +7,7 @@ when there are file names to show.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from handoff.errors import SecretsBlocked
@@ -16,6 +16,7 @@ from handoff.errors import SecretsBlocked
 FIX_FINDINGS = "remove the values, mark false positives with `pragma: allowlist secret` or .secrets.baseline"
 # The same for a coding agent (a hook's deny reason, an MCP tool error). It never names a way past
 # the gate: an agent told about allowlist comments once added one and the real key went out.
+MAX_LISTED_FINDINGS = 15   # what a hook's answer lists; `devin-handoff scan` lists all
 AGENT_STOP = ("Do not edit, annotate, move or delete anything to get past this check. "
               "Stop and tell the user what was found; they decide whether it is a real secret")
 
@@ -53,9 +54,20 @@ def safe_names(names: Iterable[str]) -> dict[str, str]:
 
 def findings_lines(report: Any) -> list[str]:
     """One line per secret finding: place, type and masked preview — never the value (not even in a file name)."""
-    names = safe_names(finding.source for finding in report.findings)
-    return [f"  {names[finding.source]}:{finding.line}: {finding.kind}  {finding.preview}"
-            for finding in report.findings]
+    return _lines(report.findings)
+
+
+def listed_findings(findings: Sequence[Any], more: str | None = None) -> list[str]:
+    """The first MAX_LISTED_FINDINGS findings as lines, then how many more there are (for a hook's short answer)."""
+    lines = _lines(findings[:MAX_LISTED_FINDINGS])
+    if len(findings) > MAX_LISTED_FINDINGS:
+        lines.append(f"  … and {len(findings) - MAX_LISTED_FINDINGS} more" + (f" ({more})" if more else ""))
+    return lines
+
+
+def _lines(findings: Sequence[Any]) -> list[str]:
+    names = safe_names(finding.source for finding in findings)
+    return [f"  {names[finding.source]}:{finding.line}: {finding.kind}  {finding.preview}" for finding in findings]
 
 
 def findings_json(report: Any) -> dict[str, Any]:
