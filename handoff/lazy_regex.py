@@ -20,10 +20,12 @@ class LazyPattern:
     def __init__(self, pattern: str, flags: int | re.RegexFlag = 0) -> None:
         self._source = (pattern, flags)
 
-    def __getattr__(self, name: str) -> Any:   # only reached while an attribute is missing: the first use
-        compiled = re.compile(*self._source)
-        for method in _METHODS:
-            setattr(self, method, getattr(compiled, method))
+    def __getattr__(self, name: str) -> Any:   # reached for a missing attribute: the first use, or `.pattern` & co
+        compiled = self.__dict__.get("_compiled")
+        if compiled is None:
+            compiled = self._compiled = re.compile(*self._source)
+            for method in _METHODS:
+                setattr(self, method, getattr(compiled, method))
         return getattr(compiled, name)
 
     def __repr__(self) -> str:
