@@ -6,12 +6,12 @@ texts; `detectors` routes lines to detect-secrets' plugins (the pre-filter), `pl
 `filters` drops their false positives; `catalogue` holds the token formats as data, `rules` their shape and
 example generators, `plugins` the detect-secrets plugins made from them; `structure` turns structures into
 lines the plugins read;
-`keystores` knows binary key material by its first bytes; `baseline` is what a repo lets through
+`sensitive` knows files that are secrets by name or by their first bytes; `baseline` is what a repo lets through
 (`.secrets.baseline`, `pragma: allowlist secret`).
 """
 
-from handoff.gate.engine import SENSITIVE_FILE, Finding, GateResult, ScanReport, gate, is_sensitive_path, mask
-from handoff.gate.keystores import binary_key_kind
+from handoff.gate.engine import SENSITIVE_FILE, Finding, GateResult, ScanReport, gate, mask
+from handoff.gate.sensitive import binary_key_kind, is_sensitive_path
 
 __all__ = ["SENSITIVE_FILE", "Finding", "GateResult", "ScanReport", "binary_key_kind", "gate", "is_sensitive_path",
            "mask"]

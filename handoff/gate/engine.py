@@ -14,7 +14,6 @@ a pre-filter (see handoff/gate/detectors.py); a finding carries a masked preview
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from handoff.gate import detectors as scan
 from handoff.gate import filters, structure
 from handoff.gate.baseline import PRAGMA, PRAGMA_NEXTLINE, Baseline, load_baseline
+from handoff.gate.sensitive import is_sensitive_path
 from handoff.lazy_regex import lazy_compile
 
 SENSITIVE_FILE = "Sensitive file"
@@ -98,31 +98,11 @@ def _utf8_len(text: str) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Sensitive files
+# Sensitive files (which names: handoff/gate/sensitive.py)
 
-# Key files and keystores by name: PEM/DER keys, PKCS#12, Java/Bouncy Castle keystores, KeePass databases,
-# PGP keyrings and encrypted files, PuTTY keys.
-_KEY_FILE_EXTENSIONS = (".pem", ".key", ".p12", ".pfx", ".pkcs12", ".keystore", ".jks", ".jceks", ".bks",
-                        ".kdbx", ".kdb", ".gpg", ".pgp", ".ppk")
-_SSH_KEY_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
-_ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist"})
 _PUBLIC_PEM_NAMES = (".pem",)
 _ENV_ASSIGNMENT = lazy_compile(r"^\s*(?:export\s+)?([A-Za-z_][\w.-]*)\s*=\s*[\"']?([^\"'#\s]*)")
 _PRIVATE_PEM = lazy_compile(r"PRIVATE KEY|OpenVPN Static key")
-
-
-def is_sensitive_path(path: str) -> bool:
-    """A file that is a secret by its name (`.npmrc`, `.pypirc`, `.netrc` only with credentials inside)."""
-    name = os.path.basename(path).lower()
-    if name == ".env":
-        return True
-    if name.startswith(".env."):
-        return not _ENV_TEMPLATES.intersection(name.split(".")[2:])
-    if name.endswith(_KEY_FILE_EXTENSIONS) or name.endswith(".tfstate") or ".tfstate." in name:
-        return True
-    if name.startswith(_SSH_KEY_PREFIXES):
-        return not name.endswith(".pub")
-    return name in {"credentials.json", ".git-credentials"} or fnmatch.fnmatchcase(name, "secrets.y*ml")
 
 
 # ---------------------------------------------------------------------------------------------
