@@ -175,27 +175,41 @@ def timed_child(args: list[str], cwd: Path) -> tuple[float, float]:
     return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
 
 
+def _medians(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
+
+
 def untracked_bench(counts: list[int], repeats: int) -> None:
-    """`create --dry-run` vs git's own `add -N . && diff` with many untracked files, runs alternating."""
+    """`create --dry-run` vs git's own `add -N . && diff HEAD` with many untracked files, runs alternating.
+
+    Three of ours per size: the whole command as a user runs it (with `--bundle` on auto, which builds and
+    gates a git bundle whenever files are left out of the text patch), the same with `--no-bundle` (the text
+    patch alone: what git's `add -N . + diff` is the reference for), and `inspect()` alone. A first row, a
+    clean checkout, shows the fixed cost in each (interpreter, imports, the handful of git calls).
+    """
     base = Path(tempfile.mkdtemp(prefix="bench-untracked-", dir="/tmp"))
     cli = [PYTHON, "-m", "handoff", "create", "--task", "x", "--dry-run"]
+    ours = {"cli": cli, "text": [*cli, "--no-bundle"]}
     try:
-        print("median of runs; wall, then CPU (user+sys of the process and its git children) in brackets")
-        print(f"{'untracked':>9} {'git add -N . + diff':>22} {'create --dry-run':>22} {'ratio':>11}"
-              f" {'inspect() child':>22} {'ratio':>11}")
-        for count in counts:
+        print("median of runs; wall, then CPU (user+sys of the process and its git children) in brackets;"
+              " ratio = ours / git's")
+        print(f"{'untracked':>9} {'git add -N . + diff':>20} {'create --dry-run':>31} {'... --no-bundle':>31}"
+              f" {'inspect() child':>31}")
+        for count in [0, *counts]:
             root = untracked_repo(base, count)
-            runs: dict[str, list[tuple[float, float]]] = {"git": [], "cli": [], "stage": []}
+            kinds = {**ours, "stage": [PYTHON, "-c", INSPECT_CHILD, str(root)]}
+            runs: dict[str, list[tuple[float, float]]] = {"git": [], **{k: [] for k in kinds}}
             for _ in range(repeats):
                 runs["git"].append(git_reference(root))
-                runs["cli"].append(timed_child(cli, root))
-                runs["stage"].append(timed_child([PYTHON, "-c", INSPECT_CHILD, str(root)], root))
-            (git_w, git_c), (cli_w, cli_c), (st_w, st_c) = (
-                (statistics.median(w for w, _ in runs[k]), statistics.median(c for _, c in runs[k]))
-                for k in ("git", "cli", "stage"))
-            print(f"{count:>9} {git_w:>8.2f} s [{git_c:6.2f} s] {cli_w:>8.2f} s [{cli_c:6.2f} s]"
-                  f" {cli_w / git_w:>4.2f}x [{cli_c / git_c:4.2f}x] {st_w:>8.2f} s [{st_c:6.2f} s]"
-                  f" {st_w / git_w:>4.2f}x [{st_c / git_c:4.2f}x]", flush=True)
+                for kind, args in kinds.items():
+                    runs[kind].append(timed_child(args, root))
+            git_w, git_c = _medians(runs["git"])
+            line = f"{count:>9} {git_w:>7.2f} s [{git_c:6.2f} s]"
+            for kind in kinds:
+                wall, cpu = _medians(runs[kind])
+                ratio = f"{wall / git_w:>5.2f}x [{cpu / git_c:5.2f}x]" if count else f"{'(fixed cost)':>16}"
+                line += f"  {wall:>6.2f} s [{cpu:5.2f} s] {ratio}"
+            print(line, flush=True)
             shutil.rmtree(root, ignore_errors=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)

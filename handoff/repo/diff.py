@@ -39,7 +39,7 @@ class _Section:
 
 @dataclass(frozen=True)
 class _SectionResult:
-    header: tuple[bytes, ...]
+    header: bytes               # the lines before the first hunk and the first `@@` line, joined by newlines
     added: int
     removed: int
     has_hunks: bool
@@ -72,6 +72,12 @@ class DiffSplitter:
         pos = 0
         while pos < len(data):
             section = self._section
+            if section is None and data.startswith(_DIFF_START, pos):
+                end = data.find(_NEXT_FILE, pos)
+                if end >= 0:  # a whole file section in this chunk: taken in one piece
+                    self._whole_section(data[pos:end + 1])
+                    pos = end + 1
+                    continue
             if section is not None and section.in_hunks:
                 pos = self._feed_hunks(section, data, pos)
                 continue
@@ -91,6 +97,29 @@ class DiffSplitter:
             newline = data.find(b"\n", hunk)
             return newline + 1 if newline >= 0 else hunk
         return data.rfind(b"\n", pos) + 1
+
+    def _whole_section(self, piece: bytes) -> None:
+        """A complete file section (from its `diff --git` line through the newline before the next one),
+        with the same result as taking it line by line; most files of a large diff come this way."""
+        hunk = piece.find(b"\n@@")
+        header_end = piece.find(b"\n", hunk + 1) + 1 if hunk >= 0 else len(piece)
+        header = piece[:header_end]
+        hunks = piece[header_end - 1:] if hunk >= 0 else b""   # from the @@ line's newline: one count per line
+        binary = b"\nBinary files " in header or b"\nGIT binary patch" in header
+        size = len(piece)
+        reason: str | None = None
+        if binary:
+            reason = "binary"
+        elif self.used + size > self.budget:
+            reason = "size budget"
+        else:
+            try:
+                self.patch_parts.append(piece.decode("utf-8"))
+                self.used += size
+            except UnicodeDecodeError:
+                reason = "not UTF-8"
+        self.results.append(_SectionResult(header[:-1], hunks.count(b"\n+"), hunks.count(b"\n-"), hunk >= 0,
+                                           binary, reason))
 
     def _header_lines(self, block: bytes) -> None:
         """Complete header lines (the block ends with a newline), taken one file section at a time."""
@@ -192,13 +221,13 @@ class DiffSplitter:
                 self.used += section.size
             except UnicodeDecodeError:
                 reason = "not UTF-8"
-        self.results.append(_SectionResult(tuple(section.header), section.added, section.removed,
+        self.results.append(_SectionResult(b"\n".join(section.header), section.added, section.removed,
                                            section.in_hunks, binary, reason))
 
 
-# One regex instead of a startswith per key per line: this runs once per header line of every changed file.
-_HEADER_LINE = lazy_compile(rb"(rename from |rename to |copy from |copy to |new file mode |deleted file mode |"
-                          rb"old mode |new mode |index |--- |\+\+\+ )(.*?)\n?\Z", re.DOTALL)
+# One regex over a file's whole header instead of a startswith per key per line: this runs for every changed file.
+_HEADER_LINE = lazy_compile(rb"^(rename from |rename to |copy from |copy to |new file mode |deleted file mode |"
+                            rb"old mode |new mode |index |--- |\+\+\+ )(.*)$", re.MULTILINE)
 
 
 def _marker_name(value: bytes | None, prefix: bytes) -> bytes | None:
@@ -225,11 +254,8 @@ def _names_from_git_line(rest: bytes) -> tuple[bytes, bytes]:
 
 
 def file_change(result: _SectionResult, untracked: set[str]) -> FileChange:
-    fields: dict[bytes, bytes] = {}
-    for line in result.header[1:]:
-        match = _HEADER_LINE.match(line)
-        if match is not None:
-            fields.setdefault(match[1], match[2])
+    git_line, _, rest = result.header.partition(b"\n")
+    fields = dict(reversed(_HEADER_LINE.findall(rest)))   # reversed: a key's first line wins
     moved_from = fields.get(b"rename from ", fields.get(b"copy from "))
     moved_to = fields.get(b"rename to ", fields.get(b"copy to "))
     if moved_from is not None and moved_to is not None:
@@ -238,7 +264,7 @@ def file_change(result: _SectionResult, untracked: set[str]) -> FileChange:
         old_name = _marker_name(fields.get(b"--- "), b"a/")
         new_name = _marker_name(fields.get(b"+++ "), b"b/")
         if old_name is None and new_name is None:
-            old_name, new_name = _names_from_git_line(result.header[0][len(_DIFF_START):].rstrip(b"\n"))
+            old_name, new_name = _names_from_git_line(git_line[len(_DIFF_START):])
     path = decode(new_name if new_name is not None else old_name or b"")
     status = _change_status(fields, result.has_hunks)
     moved = status in ("renamed", "copied")

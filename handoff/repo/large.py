@@ -24,9 +24,15 @@ LARGE_FILE_BYTES = 50_000_000
 def set_aside_large(root: str, untracked: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:
     """(untracked files to diff, untracked files too large to diff)."""
     small, large = [], []
+    prefix = os.path.join(os.fsencode(root), b"")   # one lstat per file and little else: this runs per untracked file
+    lstat, is_regular = os.lstat, stat.S_ISREG
     for name in untracked:
-        size = worktree_size(root, name)
-        (large if size is not None and size > LARGE_FILE_BYTES else small).append(name)
+        try:
+            info = lstat(prefix + name)
+        except OSError:
+            small.append(name)
+            continue
+        (large if info.st_size > LARGE_FILE_BYTES and is_regular(info.st_mode) else small).append(name)
     return small, large
 
 
