@@ -545,6 +545,28 @@ def test_splitter_gives_the_same_answer_for_any_chunking(tmp_path: Path):
         assert "".join(parts.patch_parts) == data.decode()
 
 
+def test_splitter_whole_sections_match_line_by_line_for_every_kind_of_file(tmp_path: Path):
+    """Sections that arrive whole in a chunk are taken in one piece; chunk size 1 takes every one line by line."""
+    root = make_repo(tmp_path / "widgets", {"img.bin": b"\x00\x01", "tool.sh": "echo\n", "old name.txt": "o\n" * 5,
+                                            "gone.txt": "g\n", "nonl": "x"})
+    write(root, {"img.bin": b"\x00\x02", "latin.txt": b"caf\xe9\n", "crlf.txt": b"a\r\nb\r\n", "empty": "",
+                 "nonl": "xy", "tricky.txt": "@@ x\ndiff --git y\n+++ z\n"})
+    (root / "tool.sh").chmod(0o755)
+    git(root, "mv", "old name.txt", "new näme.txt")
+    (root / "gone.txt").unlink()
+    git(root, "add", "-N", ".")
+    data = subprocess.run(["git", "-c", "core.quotepath=on", "diff", "-M", "HEAD"], cwd=root, capture_output=True,
+                          check=True).stdout
+    reasons = {r.omitted_reason for r in _split(data, len(data), 10_000).results}
+    assert reasons == {None, "binary", "not UTF-8"}
+    for budget in (0, 200, 10_000):
+        whole = _split(data, len(data), budget)
+        assert len(whole.results) == 9
+        for chunk in (1, 7, 64, 300):
+            parts = _split(data, chunk, budget)
+            assert (parts.results, parts.patch_parts, parts.total) == (whole.results, whole.patch_parts, len(data))
+
+
 # ---------------------------------------------------------------------------------------------
 # --push
 

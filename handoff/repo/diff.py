@@ -6,7 +6,7 @@ only while it fits the budget, +/- lines counted as the bytes go by; and each se
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 from handoff.lazy_regex import lazy_compile
@@ -253,7 +253,7 @@ def _names_from_git_line(rest: bytes) -> tuple[bytes, bytes]:
     return first.removeprefix(b"a/"), unquote(second)
 
 
-def file_change(result: _SectionResult, untracked: set[str]) -> FileChange:
+def file_change(result: _SectionResult, untracked: Set[str]) -> FileChange:
     git_line, _, rest = result.header.partition(b"\n")
     fields = dict(reversed(_HEADER_LINE.findall(rest)))   # reversed: a key's first line wins
     moved_from = fields.get(b"rename from ", fields.get(b"copy from "))
@@ -293,13 +293,18 @@ def _change_status(fields: dict[bytes, bytes], has_hunks: bool) -> str:
 
 
 
-def read_diff(git: Git, base: str, env: Mapping[str, str], budget: int, exclude: Sequence[bytes] = ()) -> DiffSplitter:
-    """Stream `git diff <base>` (working tree, with `env`'s index) through a DiffSplitter."""
+def read_diff(git: Git, base: str, env: Mapping[str, str], budget: int, exclude: Sequence[bytes] = (),
+              untracked: Set[str] = frozenset()) -> tuple[DiffSplitter, list[FileChange]]:
+    """Stream `git diff <base>` (working tree, with `env`'s index) through a DiffSplitter; with it, each file's
+    FileChange (`untracked`: the paths to mark untracked), made while git is still writing the rest."""
     splitter = DiffSplitter(budget)
+    changes: list[FileChange] = []
     if exclude:
         env = {**env, "GIT_LITERAL_PATHSPECS": "0"}  # a user's GIT_LITERAL_PATHSPECS=1 would disable the magic
     with git.stream(*_DIFF_OPTIONS, base, "--", *exclusions(exclude), env=env) as stdout:
         while chunk := stdout.read(READ_SIZE):
             splitter.feed(chunk)
+            changes += [file_change(result, untracked) for result in splitter.results[len(changes):]]
     splitter.close()
-    return splitter
+    changes += [file_change(result, untracked) for result in splitter.results[len(changes):]]
+    return splitter, changes

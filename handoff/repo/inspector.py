@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from handoff.errors import UsageError
 from handoff.repo import base as base_rule
 from handoff.repo import large
-from handoff.repo.diff import file_change, read_diff
+from handoff.repo.diff import read_diff
 from handoff.repo.git import Git, decode
 from handoff.repo.large import (
     large_tracked,
@@ -78,9 +78,10 @@ def _changes(git: Git, where: Layout, status: Status, patch_base: str | None, in
     tracked_large = large_tracked(git, where.root, against) if status.tracked_changed or against != status.head else []
     set_aside = [*too_large, *(os.fsencode(s.path) for s in status.skipped if s.kind == "nested repository")]
     with index_with_untracked(git, where.index_file, untracked, set_aside) as (env, warning):
-        splitter = read_diff(git, against, env, budget, exclude=[change.name for change in tracked_large])
-    untracked_names = {decode(name) for name in untracked} if not warning else set()
-    files = _Files(file_change(result, untracked_names) for result in splitter.results)
+        untracked_names = {decode(name) for name in untracked} if not warning else set()
+        splitter, changes = read_diff(git, against, env, budget, exclude=[change.name for change in tracked_large],
+                                      untracked=untracked_names)
+    files = _Files(changes)
     files += [large_tracked_change(where.root, change) for change in tracked_large]
     files += [large_untracked_change(where.root, name) for name in too_large]
     files.patch, files.total = "".join(splitter.patch_parts), splitter.total
