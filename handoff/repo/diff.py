@@ -5,11 +5,9 @@ only while it fits the budget, +/- lines counted as the bytes go by; and each se
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
-from handoff.lazy_regex import lazy_compile
 from handoff.repo.git import Git, decode
 from handoff.repo.large import exclusions
 from handoff.repo.models import FileChange
@@ -102,9 +100,8 @@ class DiffSplitter:
         """A complete file section (from its `diff --git` line through the newline before the next one),
         with the same result as taking it line by line; most files of a large diff come this way."""
         hunk = piece.find(b"\n@@")
-        header_end = piece.find(b"\n", hunk + 1) + 1 if hunk >= 0 else len(piece)
+        header_end = piece.find(b"\n", hunk + 1) if hunk >= 0 else len(piece) - 1   # the newline ending the header
         header = piece[:header_end]
-        hunks = piece[header_end - 1:] if hunk >= 0 else b""   # from the @@ line's newline: one count per line
         binary = b"\nBinary files " in header or b"\nGIT binary patch" in header
         size = len(piece)
         reason: str | None = None
@@ -118,8 +115,9 @@ class DiffSplitter:
                 self.used += size
             except UnicodeDecodeError:
                 reason = "not UTF-8"
-        self.results.append(_SectionResult(header[:-1], hunks.count(b"\n+"), hunks.count(b"\n-"), hunk >= 0,
-                                           binary, reason))
+        # +/- lines counted from the newline that ends the first @@ line: one "\n+" or "\n-" per line
+        added, removed = (piece.count(b"\n+", header_end), piece.count(b"\n-", header_end)) if hunk >= 0 else (0, 0)
+        self.results.append(_SectionResult(header, added, removed, hunk >= 0, binary, reason))
 
     def _header_lines(self, block: bytes) -> None:
         """Complete header lines (the block ends with a newline), taken one file section at a time."""
@@ -225,9 +223,22 @@ class DiffSplitter:
                                            section.in_hunks, binary, reason))
 
 
-# One regex over a file's whole header instead of a startswith per key per line: this runs for every changed file.
-_HEADER_LINE = lazy_compile(rb"^(rename from |rename to |copy from |copy to |new file mode |deleted file mode |"
-                            rb"old mode |new mode |index |--- |\+\+\+ )(.*)$", re.MULTILINE)
+# The header lines a FileChange is read from. One `find` per key over a file's whole header (C speed), not a
+# Python step per line: this runs for every changed file.
+_HEADER_KEYS = tuple((b"\n" + key, len(key) + 1) for key in (
+    b"rename from ", b"rename to ", b"copy from ", b"copy to ", b"new file mode ", b"deleted file mode ", b"old mode ",
+    b"index ", b"--- ", b"+++ "))
+
+
+def _header_fields(header: bytes) -> dict[bytes, bytes]:
+    """{key: rest of its line} for the first line starting with each key (the `diff --git` line never does)."""
+    fields = {}
+    for needle, skip in _HEADER_KEYS:
+        at = header.find(needle)
+        if at >= 0:
+            end = header.find(b"\n", at + skip)
+            fields[needle[1:]] = header[at + skip:end] if end >= 0 else header[at + skip:]
+    return fields
 
 
 def _marker_name(value: bytes | None, prefix: bytes) -> bytes | None:
@@ -254,8 +265,7 @@ def _names_from_git_line(rest: bytes) -> tuple[bytes, bytes]:
 
 
 def file_change(result: _SectionResult, untracked: Set[str]) -> FileChange:
-    git_line, _, rest = result.header.partition(b"\n")
-    fields = dict(reversed(_HEADER_LINE.findall(rest)))   # reversed: a key's first line wins
+    fields = _header_fields(result.header)
     moved_from = fields.get(b"rename from ", fields.get(b"copy from "))
     moved_to = fields.get(b"rename to ", fields.get(b"copy to "))
     if moved_from is not None and moved_to is not None:
@@ -264,6 +274,7 @@ def file_change(result: _SectionResult, untracked: Set[str]) -> FileChange:
         old_name = _marker_name(fields.get(b"--- "), b"a/")
         new_name = _marker_name(fields.get(b"+++ "), b"b/")
         if old_name is None and new_name is None:
+            git_line = result.header.partition(b"\n")[0]
             old_name, new_name = _names_from_git_line(git_line[len(_DIFF_START):])
     path = decode(new_name if new_name is not None else old_name or b"")
     status = _change_status(fields, result.has_hunks)
