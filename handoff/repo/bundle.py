@@ -288,9 +288,10 @@ def _head(git: Git) -> str | None:
 
 def _stage_working_tree(git: Git, env: dict[str, str], set_aside: Sequence[str]) -> str:
     """Stage every tracked change, deletion and untracked non-ignored file into the scratch index; its tree id."""
-    # big files go straight into a pack (compressed once), which `bundle create` then copies as is
-    git.out("-c", "core.splitIndex=false", "-c", "advice.addEmbeddedRepo=false", *_PACK_OPTIONS, "add", "--all",
-            "--", ".",
+    # every new file goes straight into one pack (compressed once, which `bundle create` then reads), not one loose
+    # object file each: with 20k untracked files, create --dry-run went from ~11 s of CPU to ~4 s (issue 9)
+    git.out("-c", "core.splitIndex=false", "-c", "advice.addEmbeddedRepo=false", *_PACK_OPTIONS,
+            "-c", "core.bigFileThreshold=1", "add", "--all", "--", ".",
             *exclusions([os.fsencode(name) for name in set_aside]), env=env)
     return decode(git.out("write-tree", env=env)).strip()
 
