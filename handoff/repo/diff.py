@@ -313,7 +313,11 @@ def read_diff(git: Git, base: str, env: Mapping[str, str], budget: int, exclude:
     if exclude:
         env = {**env, "GIT_LITERAL_PATHSPECS": "0"}  # a user's GIT_LITERAL_PATHSPECS=1 would disable the magic
     with git.stream(*_DIFF_OPTIONS, base, "--", *exclusions(exclude), env=env) as stdout:
-        while chunk := stdout.read(READ_SIZE):
+        # read1: what the pipe holds now (up to READ_SIZE), so git writes on while a chunk is parsed; a full
+        # read(READ_SIZE) left git waiting on a full pipe for most of the parsing (measured: 100k new files,
+        # 3.7 s -> 2.5 s for git's 2.3 s alone)
+        read = getattr(stdout, "read1", stdout.read)
+        while chunk := read(READ_SIZE):
             splitter.feed(chunk)
             changes += [file_change(result, untracked) for result in splitter.results[len(changes):]]
     splitter.close()
