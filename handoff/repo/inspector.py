@@ -10,8 +10,10 @@ index and working tree are never written.
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from handoff.errors import UsageError
@@ -44,25 +46,39 @@ def inspect(path: str | os.PathLike[str] | None = None, *, include_untracked: bo
     if where is None:
         return None
     git = Git(where.root)
-    status = read_status(git, include_untracked, where.root)
-    remote = read_remote(git, status.branch)
-    history = base_rule.read_history(git, status.head, remote.name, upstream_ref=remote.upstream_ref,
-                                     offline=offline)
-    patch_base = history.base or status.head
-    files, untracked_warning = _changes(git, where, status, patch_base, include_untracked, max_diff_bytes)
-    submodules = tuple(dict.fromkeys([*(f.path for f in files if f.status == "submodule"), *status.submodules]))
-    problems = _problems(status, remote, history)
-    warnings = [w for w in (remote.warning, *history.warnings, _history_warning(status, remote, history),
-                            untracked_warning) if w]
-    warnings += _change_warnings(files, submodules, status, include_untracked, max_diff_bytes)
-    return RepoContext(
-        root=where.root, remote_name=remote.name, remote_url=remote.url, host=remote.host, slug=remote.slug,
-        branch=status.branch, head=status.head, base=history.base, upstream=status.upstream,
-        unpushed=history.unpushed, patch_base=patch_base, patch=files.patch, files=tuple(files),
-        total_diff_bytes=files.total, max_diff_bytes=max_diff_bytes, include_untracked=include_untracked,
-        submodules=submodules, warnings=tuple(warnings), unpushed_total=history.unpushed_total,
-        base_ref=history.base_ref, base_source=history.source, remote_choice=remote.why,
-        problems=problems, skipped=tuple(status.skipped))
+    with _collector_paused():
+        status = read_status(git, include_untracked, where.root)
+        remote = read_remote(git, status.branch)
+        history = base_rule.read_history(git, status.head, remote.name, upstream_ref=remote.upstream_ref,
+                                         offline=offline)
+        patch_base = history.base or status.head
+        files, untracked_warning = _changes(git, where, status, patch_base, include_untracked, max_diff_bytes)
+        submodules = tuple(dict.fromkeys([*(f.path for f in files if f.status == "submodule"), *status.submodules]))
+        problems = _problems(status, remote, history)
+        warnings = [w for w in (remote.warning, *history.warnings, _history_warning(status, remote, history),
+                                untracked_warning) if w]
+        warnings += _change_warnings(files, submodules, status, include_untracked, max_diff_bytes)
+        return RepoContext(
+            root=where.root, remote_name=remote.name, remote_url=remote.url, host=remote.host, slug=remote.slug,
+            branch=status.branch, head=status.head, base=history.base, upstream=status.upstream,
+            unpushed=history.unpushed, patch_base=patch_base, patch=files.patch, files=tuple(files),
+            total_diff_bytes=files.total, max_diff_bytes=max_diff_bytes, include_untracked=include_untracked,
+            submodules=submodules, warnings=tuple(warnings), unpushed_total=history.unpushed_total,
+            base_ref=history.base_ref, base_source=history.source, remote_choice=remote.why,
+            problems=problems, skipped=tuple(status.skipped))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while the per-file objects are made: they hold no cycles, and with 100k
+    untracked files its full passes over all of them cost ~0.2 s (measured); it is back on when we return."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Files(list[FileChange]):
