@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import stat
@@ -124,6 +125,19 @@ def test_clean_checkout(tmp_path: Path):
     assert ctx.head == ctx.base == ctx.patch_base == head(root)
     assert ctx.patch == "" and ctx.files == () and ctx.unpushed == ()
     assert ctx.warnings == () and not ctx.truncated
+
+
+def test_the_cycle_collector_is_left_as_the_caller_had_it(tmp_path: Path):
+    """inspect() pauses Python's cycle collector while it makes its per-file objects, never longer."""
+    root = make_repo(tmp_path / "widgets")
+    write(root, {f"new/{i}.txt": f"{i}\n" for i in range(50)})
+    assert gc.isenabled()
+    assert len(inspect(root).files) == 50 and gc.isenabled()
+    gc.disable()
+    try:
+        assert len(inspect(root).files) == 50 and not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_outside_a_repository_is_none(tmp_path: Path):
