@@ -21,7 +21,7 @@ from typing import Any
 from handoff import __version__
 from handoff.errors import UsageError
 from handoff.limits import DEFAULT_PROMPT_BYTES
-from handoff.repo import Commit, RepoContext
+from handoff.repo import Commit, FileChange, RepoContext
 from handoff.tags import HANDOFF_TAG, MAX_TAG_CHARS, MAX_TAGS
 from handoff.tags import new_client_tag as new_client_tag  # re-exported: one definition of handoff tags
 
@@ -197,21 +197,21 @@ def _count_by_folder(paths: list[str]) -> dict[str, int]:
 def render_facts(repo: RepoContext | None, *, client_tag: str, max_bytes: int = FACTS_MAX_BYTES) -> str:
     """The structured repository context, as the JSON text that goes into the prompt: files named one by
     one up to MAX_LISTED_FILES (fewer when they would pass `max_bytes`), the rest counted per top folder."""
+    # tracked changes first, then what the patch carries: what is named one by one is what matters most
+    files = sorted(repo.files, key=lambda f: (f.untracked, not f.included)) if repo else []
     listed = MAX_LISTED_FILES
     while True:
-        text = _facts_text(repo, client_tag, listed)
+        text = _facts_text(repo, client_tag, files, listed)
         if _size(text) <= max_bytes or listed == 0:
             return text
         listed //= 2
 
 
-def _facts_text(repo: RepoContext | None, client_tag: str, listed: int) -> str:
+def _facts_text(repo: RepoContext | None, client_tag: str, files: list[FileChange], listed: int) -> str:
     facts: dict[str, Any] = {"tool": f"devin-handoff {__version__}", "handoff_id": client_tag}
     if repo is None:
         facts["repository"] = None
         return json.dumps(facts, indent=2, ensure_ascii=False)
-    # tracked changes first, then what the patch carries: what is named one by one is what matters most
-    files = sorted(repo.files, key=lambda f: (f.untracked, not f.included))
     left_out = [f.path for f in files if not f.included]
     facts.update({
         "repository": repo.slug,
