@@ -16,7 +16,7 @@ import threading
 import types
 from typing import Any
 
-_LOADING = threading.Lock()
+_LOADING = threading.RLock()   # re-entrant: the package's own __init__ may ask it for a name while it loads
 
 
 class _DeferredPackage(types.ModuleType):
