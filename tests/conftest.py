@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
+
+# Every xdist worker imports and assertion-rewrites all test modules; keep the rewritten bytecode (as an installed
+# package keeps its own) even when the shell sets PYTHONDONTWRITEBYTECODE, or each run compiles them again.
+sys.dont_write_bytecode = False
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,6 @@
-"""`devin-handoff install|uninstall`: real files in a temp HOME and a temp git project, the CLI as a process."""
+"""`devin-handoff install|uninstall`: real files in a temp HOME and a temp git project, the CLI's `main` in this
+process with that HOME, PATH and git config (what install writes is the point, not the process: test_agent_tools
+runs install as a process and the real agent tools read what it wrote)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
-from helpers import Result, git, make_repo, run_cli
+from helpers import Result, git, make_repo, run_cli_here
 
 from handoff.errors import ConfigError
 from handoff.integrations import install as installer
@@ -42,7 +44,7 @@ class World:
         return str(self.bin / "devin-handoff")
 
     def run(self, *args: str, cwd: Path | None = None, **extra: str) -> Result:
-        return run_cli(*args, cwd=cwd or self.project, env={**self.env, **extra})
+        return run_cli_here(*args, cwd=cwd or self.project, env={**self.env, **extra})
 
     def snapshot(self) -> dict[str, bytes]:
         files = {}
