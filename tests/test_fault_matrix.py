@@ -64,10 +64,11 @@ def _delivered(sim: Simulator, session_id: str) -> int:
     return sum(1 for m in sim.sessions[session_id]["messages"] if m["source"] == "user" and m["message"] == MESSAGE)
 
 
-def _wait_for_stalled_handlers(sim: Simulator, fault: str) -> None:
-    """A 'slow' request is still processed once its stall ends; count effects only after that."""
+def _wait_for_stalled_handlers(fault: str, struck_after: float) -> None:
+    """A 'slow' request is still processed once its stall ends; count effects only after that. The stall began
+    no earlier than `struck_after` (the fault was armed then), so the time the client spent on it counts."""
     if fault == "slow":
-        time.sleep(SLOW_SECONDS + 0.15)
+        time.sleep(max(0.0, struck_after + SLOW_SECONDS + 0.15 - time.monotonic()))
 
 
 def _marks(expect: Expect) -> list[pytest.MarkDecorator]:
@@ -89,12 +90,13 @@ def test_fault_cell(sim: Simulator, label: str, call: str, kind: str, expect: Ex
         sessions_before = len(sim.sessions)
         first_request = len(sim.requests)
         sim.inject(sim_call(call, kind), fault.sim_fault, 1, **fault.opts)
+        armed = time.monotonic()
         error: api.ApiError | None = None
         try:
             _invoke(client, call, session_id, client_tag)
         except api.ApiError as exc:
             error = exc
-    _wait_for_stalled_handlers(sim, fault.sim_fault)
+    _wait_for_stalled_handlers(fault.sim_fault, armed)
     requests = sim.requests[first_request:]
     assert sim.pending_faults == [], "the fault never struck"
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from helpers import GIT_ENV, Result, run_cli, run_cli_here
+from helpers import GIT_ENV, run_cli_here
 
 from handoff import journal
 from handoff.simulator import Simulator
@@ -124,12 +124,16 @@ def test_tail_exit_code_for_each_end_state():
     with Simulator(step_seconds=0.1) as simulator:
         ids = [new_session(simulator, kind, end=end, steps=2, messages=["working on it"],
                            suspend_reason="out_of_credits") for kind, end, _ in cases]
-
-        def run(index: int) -> Result:
-            return run_cli("tail", ids[index], "--json", env=env_for(simulator, cases[index][0]))
-
-        with ThreadPoolExecutor(max_workers=6) as pool:
-            results = list(pool.map(run, range(len(cases))))
+        results = [run_cli_here("tail", ids[index], "--json", env=env_for(simulator, kind))
+                   for index, (kind, _, _) in enumerate(cases)]
+        # a real process exits with the code `main` gives: each failing end, once per key kind, as a process too
+        as_process = {index: start_cli("tail", ids[index], "--json", env=env_for(simulator, kind))
+                      for index, (kind, end, _) in enumerate(cases) if end == "error"}
+        finished = {index: running.finish() for index, running in as_process.items()}
+    for index, (code, stdout, stderr) in finished.items():
+        final = json.loads(stdout.splitlines()[-1])
+        assert code == results[index].code == cases[index][2] == 1, stderr
+        assert final["event"] == "end" and final["exit_code"] == code
     for (kind, end, code), done in zip(cases, results, strict=True):
         assert done.code == code, (kind, end, done.stderr)
         final = done.json_lines()[-1]
