@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -42,6 +43,23 @@ CONTENTS = st.sampled_from([
 def _git_identity(monkeypatch):
     for name, value in GIT_ENV.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """`make_repo` with README.md and its bare origin, built once: each generated example starts from a copy."""
+    base = tmp_path_factory.mktemp("template")
+    make_repo(base / "repo", {"README.md": "hello\n"})
+    return base
+
+
+def _copy_of(template: Path, base: Path) -> Path:
+    """The template's repo and origin under `base`, the origin's path in .git/config pointed at the copy."""
+    for name in ("repo", "repo-origin.git"):
+        shutil.copytree(template / name, base / name, symlinks=True)
+    config = base / "repo" / ".git" / "config"
+    config.write_text(config.read_text().replace(str(template / "repo-origin.git"), str(base / "repo-origin.git")))
+    return base / "repo"
 
 
 def _status(root: Path) -> str:
@@ -141,10 +159,10 @@ OPS = st.sampled_from(["modify", "delete", "rename", "chmod", "untracked", "syml
 @given(names=st.lists(st.sampled_from(ODD_NAMES), min_size=1, max_size=4, unique=True),
        initial=st.lists(CONTENTS, min_size=4, max_size=4), later=st.lists(CONTENTS, min_size=4, max_size=4),
        ops=st.lists(OPS, min_size=4, max_size=4))
-def test_odd_names_and_contents_round_trip(names, initial, later, ops):
+def test_odd_names_and_contents_round_trip(template, names, initial, later, ops):
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        root = make_repo(base / "repo", {"README.md": "hello\n"})
+        root = _copy_of(template, base)
         for name, data in zip(names, initial, strict=False):
             _try_write(root / name, data)
         git(root, "add", "-A")
@@ -175,10 +193,10 @@ def test_odd_names_and_contents_round_trip(names, initial, later, ops):
 @settings(SETTINGS, max_examples=15)
 @given(data=st.binary(max_size=300), name=st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\0"), min_size=1, max_size=12))
-def test_arbitrary_name_and_bytes_untracked(data, name):
+def test_arbitrary_name_and_bytes_untracked(template, data, name):
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        root = make_repo(base / "repo", {"README.md": "hello\n"})
+        root = _copy_of(template, base)
         if name in {".", "..", ".git"} or name.lower() == ".git" \
                 or not _try_write(root / name, data):
             return
