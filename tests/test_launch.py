@@ -1,4 +1,7 @@
-"""`create` end to end against the simulator: URL, journal, following, outbox, `retry`, no duplicates, demo."""
+"""`create` end to end against the simulator: URL, journal, following, outbox, `retry`, no duplicates, demo.
+
+The main paths (detach for both key kinds, follow to the end, a failing end, the demo) run the CLI as a real
+process; the edges run its `main` in this process (same parsing, output and exit codes)."""
 
 from __future__ import annotations
 
@@ -103,7 +106,8 @@ def test_ambiguous_create_never_duplicates(sim, repo, tmp_path, fault):
         sim.inject("create", "500", after=True)
     else:
         sim.inject("create", "drop")
-    result = run_cli("create", "--task", "Fix x", "--detach", "--json", cwd=repo, env=_env(sim, "v3", tmp_path / "s"))
+    result = run_cli_here("create", "--task", "Fix x", "--detach", "--json", cwd=repo,
+                          env=_env(sim, "v3", tmp_path / "s"))
     assert result.code == 0, result.stderr
     assert len(sim.sessions) == 1 and len(_creates(sim)) == 1
 
@@ -124,7 +128,7 @@ def test_retry_finds_a_session_that_did_land(sim, repo, tmp_path, fake_clock):
 
 def test_rejected_key_is_exit_4_and_nothing_is_lost(sim, repo, tmp_path):
     env = {**_env(sim, "v3", tmp_path / "s"), "DEVIN_API_KEY": "cog_invalid_key"}
-    result = run_cli("create", "--task", "Fix x", "--detach", cwd=repo, env=env)
+    result = run_cli_here("create", "--task", "Fix x", "--detach", cwd=repo, env=env)
     assert result.code == 4, result.stderr
     assert "cog_invalid_key" not in result.stderr
     assert list((tmp_path / "s" / "devin-handoff" / "outbox").glob("*.json"))
@@ -132,7 +136,7 @@ def test_rejected_key_is_exit_4_and_nothing_is_lost(sim, repo, tmp_path):
 
 def test_secret_blocks_before_anything_is_sent(sim, repo, tmp_path):
     write(repo, {"cfg.py": 'AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"\n'})  # pragma: allowlist secret
-    result = run_cli("create", "--task", "Fix x", "--detach", cwd=repo, env=_env(sim, "v3", tmp_path / "s"))
+    result = run_cli_here("create", "--task", "Fix x", "--detach", cwd=repo, env=_env(sim, "v3", tmp_path / "s"))
     assert result.code == 3
     assert sim.requests == []
 
