@@ -1,4 +1,5 @@
-"""`pickup`: a session's PR head fetched into a local branch; real repos, a bare 'remote' with refs/pull/N/head."""
+"""`pickup`: a session's PR head fetched into a local branch; real repos, a bare 'remote' with refs/pull/N/head.
+The command's main path runs as a real process, its refusals run `main` in this process."""
 
 from __future__ import annotations
 
@@ -251,39 +252,39 @@ def test_cli_pickup_checks_out_the_pr_head(repo: Path, sim):
 
 
 def test_cli_pickup_dirty_tree_exit_2_then_stash(repo: Path, sim):
-    from helpers import run_cli
+    from helpers import run_cli_here
 
     session_id, pr_url = session_with_pr(sim)
     sha = push_pr(repo, {"src/app.py": "from devin\n"}, number=int(pr_url.rsplit("/", 1)[1]))
     write(repo, {"src/app.py": "mine\n"})
-    refused = run_cli("pickup", session_id, cwd=repo, env=env_for(sim))
+    refused = run_cli_here("pickup", session_id, cwd=repo, env=env_for(sim))
     assert refused.code == 2 and "uncommitted changes" in refused.stderr and "--stash" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
-    stashed = run_cli("pickup", session_id, "--stash", "--json", cwd=repo, env=env_for(sim))
+    stashed = run_cli_here("pickup", session_id, "--stash", "--json", cwd=repo, env=env_for(sim))
     assert stashed.code == 0, stashed.stderr
     assert stashed.json()["stashed"] is True and "git stash pop" in stashed.stderr
     assert head_of(repo)[1] == sha
 
 
 def test_cli_pickup_without_a_pr_exits_2_and_names_status(repo: Path, sim):
-    from helpers import run_cli
+    from helpers import run_cli_here
 
     session_id, pr_url = session_with_pr(sim, pr=False)
     assert pr_url is None
-    result = run_cli("pickup", session_id, cwd=repo, env=env_for(sim))
+    result = run_cli_here("pickup", session_id, cwd=repo, env=env_for(sim))
     assert result.code == 2
     assert "no pull request" in result.stderr and f"devin-handoff status {session_id}" in result.stderr
     assert head_of(repo)[0] == "main"
 
 
 def test_cli_pickup_bad_input(repo: Path, sim, tmp_path: Path):
-    from helpers import run_cli
+    from helpers import run_cli_here
 
-    assert run_cli("pickup", "not an id!", cwd=repo, env=env_for(sim)).code == 2
-    assert run_cli("pickup", "devin-nosuchsession", cwd=repo, env=env_for(sim)).code == 2
+    assert run_cli_here("pickup", "not an id!", cwd=repo, env=env_for(sim)).code == 2
+    assert run_cli_here("pickup", "devin-nosuchsession", cwd=repo, env=env_for(sim)).code == 2
     outside = tmp_path / "plain"
     outside.mkdir()
-    result = run_cli("pickup", "devin-abc", cwd=outside, env=env_for(sim))
+    result = run_cli_here("pickup", "devin-abc", cwd=outside, env=env_for(sim))
     assert result.code == 2 and "not in a git repository" in result.stderr
 
 
@@ -291,7 +292,7 @@ def test_cli_pickup_refuses_a_pr_of_another_repository(repo: Path, sim):
     """The session's PR is in other/thing; origin is acme/widgets, whose pull/N/head is an unrelated PR."""
     import time
 
-    from helpers import run_cli
+    from helpers import run_cli_here
 
     from handoff.config import Settings
     from handoff.devin import DevinClient
@@ -307,7 +308,7 @@ def test_cli_pickup_refuses_a_pr_of_another_repository(repo: Path, sim):
     assert pr_url.startswith("https://github.com/other/thing/pull/")
     push_pr(repo, {"src/app.py": "somebody else's PR\n"}, number=int(pr_url.rsplit("/", 1)[1]))  # acme's own
     before = head_of(repo)
-    result = run_cli("pickup", session.session_id, cwd=repo, env=env_for(sim))
+    result = run_cli_here("pickup", session.session_id, cwd=repo, env=env_for(sim))
     assert result.code == 2, result.stderr
     assert "other/thing" in result.stderr and "git remote add devin https://github.com/other/thing.git" in result.stderr
     assert head_of(repo) == before  # nothing checked out
