@@ -1,4 +1,6 @@
-"""`create --dry-run` and `scan` end to end: real repos, the CLI as a real process, no key, no network."""
+"""`create --dry-run` and `scan` end to end: real repos, no key, no network. The main paths (the exact body, the
+summary on stderr, a blocking secret, no key, the git alias) run the CLI as a real process; the other cases run its
+`main` in this process (same parsing, output and exit codes)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import git, make_repo, run_cli, write
+from helpers import git, make_repo, run_cli, run_cli_here, write
 
 from handoff.tags import HANDOFF_TAG
 
@@ -45,7 +47,7 @@ def test_dry_run_json_is_the_exact_v3_body(repo: Path):
 
 
 def test_dry_run_with_an_apk_key_builds_the_v1_body(repo: Path):
-    result = run_cli("create", "--task", "t", "--dry-run", "--json", cwd=repo,
+    result = run_cli_here("create", "--task", "t", "--dry-run", "--json", cwd=repo,
                      env={"DEVIN_API_KEY": "apk_user_" + "x" * 24})
     assert result.code == 0, result.stderr
     body = result.json()
@@ -75,16 +77,16 @@ def test_secret_in_diff_blocks_with_exit_3_and_never_shows_the_value(repo: Path)
 
 
 def test_secret_in_task_or_context_blocks(repo: Path):
-    result = run_cli("create", "--task", f"use key {AWS_KEY} to deploy", "--dry-run", cwd=repo)
+    result = run_cli_here("create", "--task", f"use key {AWS_KEY} to deploy", "--dry-run", cwd=repo)
     assert result.code == 3 and "task:1" in result.stderr
-    result = run_cli("create", "--task", "deploy", "--context", "-", "--dry-run", cwd=repo,
+    result = run_cli_here("create", "--task", "deploy", "--context", "-", "--dry-run", cwd=repo,
                      input=f"notes\nkey={AWS_KEY}\n")
     assert result.code == 3 and "context:2" in result.stderr
 
 
 def test_redact_replaces_the_value_and_goes_on(repo: Path):
     write(repo, {"deploy.sh": f"export AWS_ACCESS_KEY_ID={AWS_KEY}\n"})
-    result = run_cli("create", "--task", "t", "--dry-run", "--json", "--redact", cwd=repo)
+    result = run_cli_here("create", "--task", "t", "--dry-run", "--json", "--redact", cwd=repo)
     assert result.code == 0, result.stderr
     assert AWS_KEY not in result.stdout
     assert "[REDACTED" in result.json()["prompt"]
@@ -92,18 +94,18 @@ def test_redact_replaces_the_value_and_goes_on(repo: Path):
 
 
 def test_outside_a_repo_the_task_goes_alone(tmp_path: Path):
-    result = run_cli("create", "--task", "Write a haiku", "--dry-run", "--json", cwd=tmp_path)
+    result = run_cli_here("create", "--task", "Write a haiku", "--dry-run", "--json", cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert "not in a git repository" in result.stderr
     assert "outside a git repository" in result.json()["prompt"]
 
 
 def test_bad_input_gets_a_reason_and_exit_2(repo: Path):
-    no_task = run_cli("create", "--dry-run", cwd=repo)
+    no_task = run_cli_here("create", "--dry-run", cwd=repo)
     assert no_task.code == 2 and "task" in no_task.stderr and "Traceback" not in no_task.stderr
-    both = run_cli("create", "--task", "t", "--context", "a", "--context-file", "b", "--dry-run", cwd=repo)
+    both = run_cli_here("create", "--task", "t", "--context", "a", "--context-file", "b", "--dry-run", cwd=repo)
     assert both.code == 2 and "Traceback" not in both.stderr
-    missing = run_cli("create", "--task", "t", "--context-file", "nope.txt", "--dry-run", cwd=repo)
+    missing = run_cli_here("create", "--task", "t", "--context-file", "nope.txt", "--dry-run", cwd=repo)
     assert missing.code == 2 and "nope.txt" in missing.stderr
 
 
@@ -116,7 +118,7 @@ def test_credentials_in_the_remote_url_never_leave(tmp_path: Path):
     token = "ghp_" + "A1b2C3d4" * 4 + "zz99"  # pragma: allowlist secret
     root = make_repo(tmp_path / "r", remote=f"https://user:{token}@github.com/acme/secretive.git")
     write(root, {"a.txt": "change\n"})
-    result = run_cli("create", "--task", "t", "--dry-run", "--json", cwd=root)
+    result = run_cli_here("create", "--task", "t", "--dry-run", "--json", cwd=root)
     assert result.code == 0, result.stderr
     assert token not in result.stdout + result.stderr
     assert '"repository": "acme/secretive"' in result.json()["prompt"]
