@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import git, run_cli, write
+from helpers import git, run_cli_here, write
 
 from handoff.repo import base as base_rule
 from handoff.repo import inspect
@@ -272,7 +272,7 @@ def test_create_refuses_when_the_base_is_not_on_the_remote(tmp_path: Path, sim: 
     git(work, "checkout", "-q", "--orphan", "lonely")
     commit(work, "alone.txt")
     # (a bundle would carry the whole orphan history: tests/test_bundle_e2e.py; without one there is no way)
-    result = run_cli("create", "--task", "fix it", "--detach", "--no-bundle", cwd=work, env=_env(sim))
+    result = run_cli_here("create", "--task", "fix it", "--detach", "--no-bundle", cwd=work, env=_env(sim))
     assert result.code == 2 and len(sim.sessions) == 0
     assert "Devin could not start from your state" in result.stderr and "--push" in result.stderr
     assert "Traceback" not in result.stderr
@@ -281,16 +281,16 @@ def test_create_refuses_when_the_base_is_not_on_the_remote(tmp_path: Path, sim: 
 def test_create_refuses_outside_a_repository_and_allow_partial_sends_with_a_note(tmp_path: Path, sim: Simulator):
     plain = tmp_path / "plain"
     plain.mkdir()
-    refused = run_cli("create", "--task", "fix it", "--detach", cwd=plain, env=_env(sim))
+    refused = run_cli_here("create", "--task", "fix it", "--detach", cwd=plain, env=_env(sim))
     assert refused.code == 2 and "not in a git repository" in refused.stderr and len(sim.sessions) == 0
-    sent = run_cli("create", "--task", "fix it", "--detach", "--allow-partial", cwd=plain, env=_env(sim))
+    sent = run_cli_here("create", "--task", "fix it", "--detach", "--allow-partial", cwd=plain, env=_env(sim))
     assert sent.code == 0 and len(sim.sessions) == 1
 
 
 def test_allow_partial_says_what_is_missing_in_the_prompt(tmp_path: Path, sim: Simulator):
     work, _up, _shas = project(tmp_path)
     git(work, "remote", "remove", "upstream")
-    result = run_cli("create", "--task", "fix it", "--detach", "--allow-partial", cwd=work, env=_env(sim))
+    result = run_cli_here("create", "--task", "fix it", "--detach", "--allow-partial", cwd=work, env=_env(sim))
     assert result.code == 0 and len(sim.sessions) == 1
     (session,) = sim.sessions.values()
     assert "no git remote" in session["prompt"]
@@ -301,7 +301,7 @@ def test_push_then_create_is_accepted(tmp_path: Path, sim: Simulator):
     git(work, "checkout", "-q", "--orphan", "feature")
     mine = commit(work, "mine.txt")
     assert [p.code for p in inspect(work).problems] == ["base-not-on-remote"]
-    result = run_cli("create", "--task", "fix it", "--detach", "--push", cwd=work, env=_env(sim))
+    result = run_cli_here("create", "--task", "fix it", "--detach", "--push", cwd=work, env=_env(sim))
     assert result.code == 0, result.stderr
     assert git(up, "rev-parse", "refs/heads/feature").strip() == mine and len(sim.sessions) == 1
 
@@ -309,7 +309,7 @@ def test_push_then_create_is_accepted(tmp_path: Path, sim: Simulator):
 def test_dry_run_shows_the_refusal_without_refusing(tmp_path: Path):
     work, _up, _shas = project(tmp_path)
     git(work, "remote", "remove", "upstream")
-    result = run_cli("create", "--task", "x", "--dry-run", cwd=work)
+    result = run_cli_here("create", "--task", "x", "--dry-run", cwd=work)
     assert result.code == 0 and "a real create would refuse" in result.stderr
 
 
