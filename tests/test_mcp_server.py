@@ -9,16 +9,34 @@ from pathlib import Path
 import anyio
 import pytest
 from helpers import make_repo, run_cli, run_cli_here, write
-from mcp import Client, StdioServerParameters, types
 
 from handoff import journal
-from handoff.mcp.server import build_server
 from handoff.simulator import Simulator
 
 # Fake, real-shaped: AWS's documented example key id.
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"  # pragma: allowlist secret
 V3_KEY = "cog_" + "t" * 32
 TOOLS = {"handoff_create", "handoff_status", "handoff_messages", "handoff_send", "handoff_list"}
+
+
+# The MCP SDK takes ~0.6 s of CPU to import: every xdist worker collects this module, only one that runs these
+# tests should pay for it.
+def Client(*args, **kwargs):
+    from mcp import Client as client
+
+    return client(*args, **kwargs)
+
+
+def StdioServerParameters(**kwargs):
+    from mcp import StdioServerParameters as parameters
+
+    return parameters(**kwargs)
+
+
+def build_server(**kwargs):
+    from handoff.mcp.server import build_server as build
+
+    return build(**kwargs)
 
 
 @pytest.fixture
@@ -256,7 +274,9 @@ def stdio_server(cwd: Path) -> StdioServerParameters:
 
 def offering_roots(*paths: Path):
     """A client's roots/list answer: the folders it has open, as file:// URIs."""
-    async def list_roots(_context) -> types.ListRootsResult:
+    async def list_roots(_context):
+        from mcp import types
+
         return types.ListRootsResult(roots=[types.Root(uri=path.as_uri(), name=path.name) for path in paths])
 
     return list_roots

@@ -13,7 +13,6 @@ import anyio
 import httpx
 import pytest
 from helpers import run_cli_here
-from mcp import Client, StdioServerParameters
 
 from handoff import journal
 from handoff.app import sessions
@@ -300,6 +299,8 @@ def anyio_backend() -> str:
 
 @pytest.mark.anyio
 async def test_mcp_status_and_list_show_approval_and_sleep_over_stdio(tmp_path):
+    from mcp import Client, StdioServerParameters  # only here: the SDK is slow to import
+
     with Simulator(step_seconds=0.02) as sim:
         waiting = new_session(sim, "v3", messages=["May I drop the table?"], end="waiting_for_approval", steps=2)
         asleep = new_session(sim, "v3", messages=["Done."], end="suspended", suspend_reason="inactivity", steps=2)
