@@ -1,8 +1,8 @@
 """`create --each FILE`: many tasks over one inspected, gated repo state, created concurrently, followed together.
 
-The first command case runs the CLI as a subprocess against the simulator; the others run its `main` in this
-process (same parsing, output and exit codes) with client time 20x fast, and two cases call the use case itself to
-count inspections and to make the API client's retry sleeps instant.
+The first command case and the two that follow sessions together run the CLI as a subprocess against the simulator;
+the others run its `main` in this process (same parsing, output and exit codes) with client time 20x fast, and two
+cases call the use case itself to count inspections and to make the API client's retry sleeps instant.
 """
 
 from __future__ import annotations
@@ -199,8 +199,8 @@ def test_429_on_create_still_gives_exactly_n_sessions(repo: Path, sim: Simulator
 
 def test_following_together_prefixes_each_line(repo: Path, sim: Simulator):
     sim.script(steps=2, messages=["Working on it."], end="finished")
-    result = run_cli_here("create", "--each", tasks_file(repo, "one\ntwo\n"), "--interval", "1", cwd=repo,
-                          env=env_for(sim))
+    result = run_cli("create", "--each", tasks_file(repo, "one\ntwo\n"), "--interval", "1", cwd=repo,
+                     env=env_for(sim), timeout=60)
     assert result.code == 0, result.stderr
     for label in ("[#1]", "[#2]"):
         assert any(line.startswith(label) and "Working on it." in line for line in result.stderr.splitlines())
@@ -208,8 +208,8 @@ def test_following_together_prefixes_each_line(repo: Path, sim: Simulator):
 
 def test_following_json_tags_events_with_the_task_and_a_bad_end_exits_1(repo: Path, sim: Simulator):
     sim.script(steps=2, messages=["Trying."], end="error")
-    result = run_cli_here("create", "--each", tasks_file(repo, "one\ntwo\n"), "--interval", "1", "--json", cwd=repo,
-                          env=env_for(sim))
+    result = run_cli("create", "--each", tasks_file(repo, "one\ntwo\n"), "--interval", "1", "--json", cwd=repo,
+                     env=env_for(sim), timeout=60)
     assert result.code == 1, result.stderr
     events = result.json_lines()
     assert {e["task"] for e in events} == {1, 2}
