@@ -1,8 +1,7 @@
 """`create --each FILE`: many tasks over one inspected, gated repo state, created concurrently, followed together.
 
-The first command case and the two that follow sessions together run the CLI as a subprocess against the simulator;
-the others run its `main` in this process (same parsing, output and exit codes) with client time 20x fast, and two
-cases call the use case itself to count inspections and to make the API client's retry sleeps instant.
+The CLI runs as a subprocess against the simulator; two cases run in process to count inspections and to
+make the API client's retry sleeps instant.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import make_repo, run_cli, run_cli_here, write
+from helpers import make_repo, run_cli, write
 
 from handoff import journal
 from handoff.app import fanout
@@ -42,12 +41,6 @@ def repo(tmp_path: Path) -> Path:
     root = make_repo(tmp_path / "widgets", {"src/app.py": "def main():\n    return 1\n", "docs/guide.md": "hi\n"})
     write(root, {"src/app.py": "def main():\n    return 2\n"})
     return root
-
-
-@pytest.fixture(autouse=True)
-def _fast(fast_forward):
-    """In-process runs poll and retry 20x fast against the real-time simulator."""
-    return fast_forward
 
 
 def env_for(sim: Simulator) -> dict[str, str]:
@@ -148,7 +141,7 @@ def test_three_tasks_three_sessions_same_patch_own_titles(repo: Path, sim: Simul
 
 def test_human_output_prints_one_url_per_task(repo: Path, sim: Simulator):
     path = tasks_file(repo, "First\nSecond\n")
-    result = run_cli_here("create", "--each", path, "--detach", cwd=repo, env=env_for(sim))
+    result = run_cli("create", "--each", path, "--detach", cwd=repo, env=env_for(sim))
     assert result.code == 0, result.stderr
     urls = result.stdout.splitlines()
     assert len(urls) == 2 and all(re.match(r"https://app\.devin\.ai/sessions/\S+  #\d ", u) for u in urls)
@@ -157,7 +150,7 @@ def test_human_output_prints_one_url_per_task(repo: Path, sim: Simulator):
 
 def test_json_lines_tasks_from_stdin_with_their_own_tags_and_context(repo: Path, sim: Simulator):
     text = '{"task": "Fix login", "tags": ["auth"], "context": "users see a 500"}\n{"task": "Fix signup"}\n'
-    result = run_cli_here("create", "--each", "-", "--detach", "--json", cwd=repo, env=env_for(sim), input=text)
+    result = run_cli("create", "--each", "-", "--detach", "--json", cwd=repo, env=env_for(sim), input=text)
     assert result.code == 0, result.stderr
     first, second = (sim.sessions[line["session_id"]] for line in result.json_lines())
     assert "auth" in first["tags"] and "auth" not in second["tags"]
@@ -166,7 +159,7 @@ def test_json_lines_tasks_from_stdin_with_their_own_tags_and_context(repo: Path,
 
 def test_one_blocked_task_blocks_all(repo: Path, sim: Simulator):
     path = tasks_file(repo, f"Fix the flaky test\nDeploy with key {AWS_KEY}\nSpeed up the build\n")
-    result = run_cli_here("create", "--each", path, "--detach", cwd=repo, env=env_for(sim))
+    result = run_cli("create", "--each", path, "--detach", cwd=repo, env=env_for(sim))
     assert result.code == 3
     assert "#2 task:1" in result.stderr and "no session was created" in result.stderr
     assert AWS_KEY not in result.stdout + result.stderr
@@ -175,14 +168,14 @@ def test_one_blocked_task_blocks_all(repo: Path, sim: Simulator):
 
 def test_secret_in_the_shared_patch_is_reported_once(repo: Path, sim: Simulator):
     write(repo, {"config.py": f'AWS_ACCESS_KEY_ID = "{AWS_KEY}"\n'})
-    result = run_cli_here("create", "--each", tasks_file(repo, "a\nb\nc\n"), "--json", cwd=repo, env=env_for(sim))
+    result = run_cli("create", "--each", tasks_file(repo, "a\nb\nc\n"), "--json", cwd=repo, env=env_for(sim))
     assert result.code == 3 and result.stderr.count("config.py:1") == 1
     assert [line["task"] for line in result.json_lines()] == [1, 2, 3] and sim.sessions == {}
 
 
 def test_overlapping_tasks_get_a_warning(repo: Path, sim: Simulator):
     path = tasks_file(repo, "Fix rounding in src/app.py\nAdd type hints to app.py\nWrite docs/guide.md\n")
-    result = run_cli_here("create", "--each", path, "--dry-run", cwd=repo)
+    result = run_cli("create", "--each", path, "--dry-run", cwd=repo)
     assert result.code == 0, result.stderr
     assert "tasks #1 and #2 both name src/app.py" in result.stderr
     assert "#3" not in result.stderr.split("both name")[0].splitlines()[-1]
@@ -190,7 +183,7 @@ def test_overlapping_tasks_get_a_warning(repo: Path, sim: Simulator):
 
 def test_429_on_create_still_gives_exactly_n_sessions(repo: Path, sim: Simulator):
     sim.inject("create", "429", times=3, retry_after=0)
-    result = run_cli_here("create", "--each", tasks_file(repo, "one\ntwo\nthree\nfour\nfive\n"), "--detach", "--json",
+    result = run_cli("create", "--each", tasks_file(repo, "one\ntwo\nthree\nfour\nfive\n"), "--detach", "--json",
                      cwd=repo, env=env_for(sim))
     assert result.code == 0, result.stderr
     assert len(sim.sessions) == 5 and len(creates(sim)) == 5 + 3
@@ -217,9 +210,9 @@ def test_following_json_tags_events_with_the_task_and_a_bad_end_exits_1(repo: Pa
 
 
 def test_task_with_each_is_a_usage_error(repo: Path):
-    result = run_cli_here("create", "--task", "t", "--each", "x.txt", cwd=repo)
+    result = run_cli("create", "--task", "t", "--each", "x.txt", cwd=repo)
     assert result.code == 2 and "--each" in result.stderr
-    missing = run_cli_here("create", "--each", "nope.txt", "--dry-run", cwd=repo)
+    missing = run_cli("create", "--each", "nope.txt", "--dry-run", cwd=repo)
     assert missing.code == 2 and "nope.txt" in missing.stderr
 
 
@@ -262,10 +255,10 @@ def test_a_failed_create_is_saved_and_exits_5(repo: Path, sim: Simulator, monkey
 def test_each_refuses_a_state_devin_cannot_rebuild_like_create(tmp_path: Path, sim: Simulator):
     lonely = make_repo(tmp_path / "lonely", {"a.txt": "one\n"}, remote=None)   # nothing Devin could clone
     path = tasks_file(lonely, "first\nsecond\n")
-    result = run_cli_here("create", "--each", path, "--detach", cwd=lonely, env=env_for(sim))
+    result = run_cli("create", "--each", path, "--detach", cwd=lonely, env=env_for(sim))
     assert result.code == 2 and "Devin could not start from your state" in result.stderr
     assert creates(sim) == []
-    sent = run_cli_here("create", "--each", path, "--detach", "--allow-partial", cwd=lonely, env=env_for(sim))
+    sent = run_cli("create", "--each", path, "--detach", "--allow-partial", cwd=lonely, env=env_for(sim))
     assert sent.code == 0, sent.stderr
     assert len(creates(sim)) == 2
 
@@ -274,6 +267,6 @@ def test_each_fits_the_prompt_budget_on_a_change_as_large_as_the_budget(repo: Pa
     write(repo, {f"src/module_{i}.py": "    total = compute(alpha, beta) + offset  # the next step\n" * 90
                  for i in range(25)})   # ~125 KB of change: the patch must give way to the facts
     path = tasks_file(repo, "first\nsecond\n")
-    result = run_cli_here("create", "--each", path, "--detach", cwd=repo, env=env_for(sim))
+    result = run_cli("create", "--each", path, "--detach", cwd=repo, env=env_for(sim))
     assert result.code == 0, result.stderr
     assert all(len(c["body"]["prompt"].encode()) <= 100_000 for c in creates(sim))
