@@ -385,6 +385,18 @@ def test_detect_secrets_is_not_imported_when_no_line_is_a_candidate() -> None:
     assert _run(code) == "False False"
 
 
+def test_a_needle_at_or_inside_another_still_routes_its_plugin() -> None:
+    # `EAA` (Facebook) is a prefix of `EAAA` (Square): one alternation hit must stand for both; and an AWS key id
+    # starting inside an `EAA` hit must still be seen (a non-overlapping scan resumed after `EAA`, past `AKIA`).
+    square_like = f'x = "EAAA{"0" * 90}"'
+    routed = {spec.name for spec in scan.plugins_for_line(square_like, scan.TEXT_PROFILE,
+                                                          scan.candidate_lines(square_like)[0])}
+    assert {"FacebookAccessTokenDetector", "SquareAccessTokenDetector"} <= routed
+    key_id = "AKIA" + "".join(_RNG.choice(string.ascii_uppercase + "234567") for _ in range(16))
+    findings = gate("", {"t": f'ident = "EA{key_id}"'}, repo_root=None).report.findings
+    assert [(f.kind, f.preview) for f in findings] == [("AWS Access Key", "AKIA…(20 chars)")]
+
+
 def test_quoted_commit_ids_and_digests_never_load_detect_secrets() -> None:
     # What every handoff's facts carry: a commit id in quotes cannot pass an entropy limit (16 distinct
     # characters at most), so the pre-filter settles it without starting detect-secrets' plugins.

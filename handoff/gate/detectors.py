@@ -173,6 +173,12 @@ class _LiteralSearch:
         ends_odd = [lit for lit in names if not lit[-1].isalnum()]
         starts_odd = [lit for lit in names if lit[-1].isalnum() and not lit[0].islower()]
         rest = tuple(lit for lit in names if lit[-1].isalnum() and lit[0].islower())
+        # An alternation reports only the longest literal at a position: it stands for the shorter ones that
+        # match there too (`EAAA` for `EAA` forwards; `-us1` for `us1` in the reversed text).
+        for long in starts_odd:
+            names[long] = names[long].union(*(names[lit] for lit in starts_odd if long.startswith(lit)))
+        for long in ends_odd:
+            names[long] = names[long].union(*(names[lit] for lit in ends_odd if long.endswith(lit)))
 
         def alternation(items: list[str]) -> re.Pattern[str] | None:
             return re.compile("|".join(re.escape(item) for item in sorted(items, key=len, reverse=True))) \
@@ -183,10 +189,10 @@ class _LiteralSearch:
         """(offset, plugins) of literal hits; at least one per line that holds any literal."""
         if self.reversed_ is not None:
             backwards, size = text[::-1], len(text)
-            for match in self.reversed_.finditer(backwards):
+            for match in _overlapping(self.reversed_, backwards):
                 yield size - match.end(), self.names[match.group()[::-1]]
         if self.forward is not None:
-            for match in self.forward.finditer(text):
+            for match in _overlapping(self.forward, text):
                 yield match.start(), self.names[match.group()]
         for literal in self.finds:
             names, find = self.names[literal], text.find
@@ -194,6 +200,14 @@ class _LiteralSearch:
             while at >= 0:
                 yield at, names
                 at = find(literal, text.find("\n", at) + 1 or len(text))   # one hit per line is enough
+
+
+def _overlapping(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """Every match, also those that start inside an earlier one (`EAAKIA…`: `EAA` hides `AKIA` from finditer)."""
+    match = pattern.search(text)
+    while match is not None:
+        yield match
+        match = pattern.search(text, match.start() + 1)
 
 
 _CASED_LITERALS, _CASED_PATTERNS = _split_literals(_CASED_NEEDLES)
