@@ -62,6 +62,10 @@ def test_a_dry_run_of_a_clean_change_starts_no_http_and_no_detect_secrets(tmp_pa
 
 
 def test_reading_sessions_loads_no_git_and_no_gate(tmp_path: Path, repo: Path) -> None:
-    env = {"DEVIN_API_URL": "http://127.0.0.1:9", "DEVIN_API_KEY": "cog_" + "k" * 16, "DEVIN_ORG_ID": "org-x"}
-    loaded = _loaded(tmp_path, repo, "list", "--json", env=env)   # nothing listens there: the journal alone
-    assert "git" not in loaded and "handoff.gate" not in loaded and "detect_secrets" not in loaded
+    from handoff.simulator import Simulator
+
+    with Simulator() as sim:
+        env = {"DEVIN_API_URL": sim.base_url, "DEVIN_API_KEY": "cog_" + "k" * 16, "DEVIN_ORG_ID": sim.org_id}
+        loaded = _loaded(tmp_path, repo, "list", "--json", env=env)
+        assert [call["call"] for call in sim.requests] == ["list"]   # it did read the API
+    assert "httpx" in loaded and not {"git", "handoff.gate", "detect_secrets"} & loaded
