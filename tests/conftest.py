@@ -50,7 +50,6 @@ SLOW_FIRST = {
     "test_arbitrary_name_and_bytes_untracked": 6,
     "test_tail_survives_faults_with_a_notice_and_loses_or_repeats_nothing": 6,
     "test_trigger_and_needles_cover_what_the_plugin_matches": 6,
-    "test_reading_sessions_loads_no_git_and_no_gate": 5,
     "test_ten_retries_at_once_send_each_handoff_exactly_once": 4,
     "test_cli_pickup_checks_out_the_pr_head": 4,
     "test_pre_push_stops_outgoing_secret_and_lets_clean_commits_go": 4,
