@@ -1,6 +1,7 @@
 """The repo stage: what Devin needs to reproduce this checkout, and the one door to git.
 
-Modules: `git.py` (GitPython's runner: every git command of the project goes through it), `inspector.py`
+Modules: `git.py` (GitPython's runner: every git command of the project goes through it; `gitpython.py` loads
+that runner without the rest of GitPython), `inspector.py`
 (`inspect()` → `RepoContext`), `layout.py`, `base.py` (the base rule), `remote.py` (URL parsing, which remote),
 `diff.py` and `large.py` (the streamed diff, files too large to diff), `untracked.py` (the scratch index),
 `push.py`, `pickup.py` (git side of pickup), `bundle.py` (unpushed commits + a snapshot commit as a git bundle),
