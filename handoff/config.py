@@ -106,10 +106,12 @@ def resolve_settings(read_git_config: Callable[[], Mapping[str, str]], api_url: 
 
     configured: Mapping[str, str] | None = None
 
-    def pick(flag: str | None, env: str, git_name: str) -> str | None:
+    def pick(flag: str | None, env: str, git_name: str, from_git: bool = True) -> str | None:
         nonlocal configured
         if flag or os.environ.get(env):
             return (flag or os.environ.get(env) or "").strip() or None  # a Windows .env leaves a CR
+        if not from_git:
+            return None
         if configured is None:
             configured = read_git_config()
         return configured.get(git_name.lower()) or None
@@ -120,7 +122,6 @@ def resolve_settings(read_git_config: Callable[[], Mapping[str, str]], api_url: 
     return Settings(
         api_key=clean_key(os.environ.get("DEVIN_API_KEY")),
         org_id=pick(org_id, "DEVIN_ORG_ID", "orgId"),
-        user_id=pick(user_id, "DEVIN_USER_ID", "userId") if creates_sessions
-        else (user_id or os.environ.get("DEVIN_USER_ID") or "").strip() or None,
+        user_id=pick(user_id, "DEVIN_USER_ID", "userId", from_git=creates_sessions),
         api_url=check_api_url(chosen_url, source) if chosen_url else DEFAULT_API_URL,
     )
