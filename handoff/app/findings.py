@@ -12,11 +12,11 @@ from typing import Any
 
 from handoff.errors import SecretsBlocked
 
+MAX_LISTED_FINDINGS = 15   # what a hook's answer lists; `devin-handoff scan` lists all
 # What to do about a blocked handoff, for a person; each face adds how its user asks for redaction.
 FIX_FINDINGS = "remove the values, mark false positives with `pragma: allowlist secret` or .secrets.baseline"
 # The same for a coding agent (a hook's deny reason, an MCP tool error). It never names a way past
 # the gate: an agent told about allowlist comments once added one and the real key went out.
-MAX_LISTED_FINDINGS = 15   # what a hook's answer lists; `devin-handoff scan` lists all
 AGENT_STOP = ("Do not edit, annotate, move or delete anything to get past this check. "
               "Stop and tell the user what was found; they decide whether it is a real secret")
 
