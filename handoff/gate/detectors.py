@@ -174,7 +174,7 @@ class _LiteralSearch:
         starts_odd = [lit for lit in names if lit[-1].isalnum() and not lit[0].islower()]
         rest = tuple(lit for lit in names if lit[-1].isalnum() and lit[0].islower())
         # An alternation reports only the longest literal at a position: it stands for the shorter ones that
-        # match there too (`EAAA` for `EAA` forwards; `-us1` for `us1` in the reversed text).
+        # match there too (forwards, `EAAA` for `EAA`; in the reversed text, a literal for those it ends with).
         for long in starts_odd:
             names[long] = names[long].union(*(names[lit] for lit in starts_odd if long.startswith(lit)))
         for long in ends_odd:
