@@ -104,17 +104,7 @@ class DiffSplitter:
         header = piece[:header_end]
         binary = b"\nBinary files " in header or b"\nGIT binary patch" in header
         size = len(piece)
-        reason: str | None = None
-        if binary:
-            reason = "binary"
-        elif self.used + size > self.budget:
-            reason = "size budget"
-        else:
-            try:
-                self.patch_parts.append(piece.decode("utf-8"))
-                self.used += size
-            except UnicodeDecodeError:
-                reason = "not UTF-8"
+        reason = self._take(piece if self.used + size <= self.budget else None, size, binary)
         # +/- lines counted from the newline that ends the first @@ line: one "\n+" or "\n-" per line
         added, removed = (piece.count(b"\n+", header_end), piece.count(b"\n-", header_end)) if hunk >= 0 else (0, 0)
         self.results.append(_SectionResult(header, added, removed, hunk >= 0, binary, reason))
@@ -207,20 +197,22 @@ class DiffSplitter:
         section, self._section = self._section, None
         if section is None:
             return
-        binary = section.binary
-        reason: str | None = None
-        if binary:
-            reason = "binary"   # git's "Binary files … differ" cannot be applied, so it stays out
-        elif section.kept is None:
-            reason = "size budget"
-        else:
-            try:
-                self.patch_parts.append(section.kept.decode("utf-8"))
-                self.used += section.size
-            except UnicodeDecodeError:
-                reason = "not UTF-8"
+        reason = self._take(section.kept, section.size, section.binary)
         self.results.append(_SectionResult(b"\n".join(section.header), section.added, section.removed,
-                                           section.in_hunks, binary, reason))
+                                           section.in_hunks, section.binary, reason))
+
+    def _take(self, text: bytes | bytearray | None, size: int, binary: bool) -> str | None:
+        """Put a finished section's text in the patch; why it stays out instead (`text` is None past the budget)."""
+        if binary:
+            return "binary"   # git's "Binary files … differ" cannot be applied, so it stays out
+        if text is None:
+            return "size budget"
+        try:
+            self.patch_parts.append(text.decode("utf-8"))
+        except UnicodeDecodeError:
+            return "not UTF-8"
+        self.used += size
+        return None
 
 
 # The header lines a FileChange is read from. One `find` per key over a file's whole header (C speed), not a
