@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from helpers import GIT_ENV, git, write
+from helpers import GIT_ENV, git, make_repo, write
 
 from handoff.repo import inspect
 from handoff.repo.bundle import build_bundle
@@ -99,11 +99,7 @@ def test_devin_rebuilds_the_working_tree_from_the_bundle(tmp_path: Path):
 
 
 def test_nested_repositories_stay_out_of_the_snapshot(tmp_path: Path):
-    user = tmp_path / "user"
-    git(tmp_path, "init", "-q", "-b", "main", str(user))
-    write(user, {"a.txt": "a\n"})
-    git(user, "add", "-A")
-    git(user, "commit", "-q", "-m", "first")
+    user = make_repo(tmp_path / "user", {"a.txt": "a\n"}, remote=None)
     nested = user / "vendor" / "lib"
     git(tmp_path, "init", "-q", str(nested))
     write(nested, {"x.txt": "x\n"})
@@ -124,11 +120,7 @@ def test_nested_repositories_stay_out_of_the_snapshot(tmp_path: Path):
 
 
 def test_a_repository_without_a_base_bundles_its_whole_history(tmp_path: Path):
-    user = tmp_path / "user"
-    git(tmp_path, "init", "-q", "-b", "main", str(user))
-    write(user, {"a.txt": "a\n"})
-    git(user, "add", "-A")
-    git(user, "commit", "-q", "-m", "only local")
+    user = make_repo(tmp_path / "user", {"a.txt": "a\n"}, remote=None)   # its only commit is local
     write(user, {"b.txt": "b\n"})
     bundle = build_bundle(user, tmp_path / "all.bundle", base=None)
     clone = tmp_path / "clone"

@@ -15,6 +15,7 @@ from helpers import GIT_ENV, make_repo, write
 
 HEAVY = ("httpx", "httpcore", "ssl", "detect_secrets", "handoff.gate", "handoff.devin.client", "git.repo",
          "git.objects", "git", "mcp")
+_HEAVY_PACKAGES = {name.split(".")[0] for name in HEAVY}
 
 # Runs the CLI's main as `python -m handoff` does, then lists the modules it had loaded, whatever the exit.
 _PROBE = (
@@ -32,7 +33,7 @@ def _loaded(tmp_path: Path, cwd: Path, *args: str, stdin: str = "", env: dict[st
                           capture_output=True, env={**base, **GIT_ENV, "HOME": str(tmp_path / "home"),
                                                     "XDG_STATE_HOME": str(tmp_path / "state"), **(env or {})})
     assert record.exists(), done.stderr
-    return {name for name in json.loads(record.read_text()) if name.split(".")[0] in {n.split(".")[0] for n in HEAVY}}
+    return {name for name in json.loads(record.read_text()) if name.split(".")[0] in _HEAVY_PACKAGES}
 
 
 def _heavy(loaded: set[str]) -> set[str]:
